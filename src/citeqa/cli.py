@@ -1,0 +1,281 @@
+"""The ``citeqa`` command. Library errors become one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from citeqa import __version__
+from citeqa.errors import CiteqaError
+
+EXIT_USAGE = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except CiteqaError as exc:
+        print(f"citeqa: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("citeqa: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="citeqa", description="Cited question answering over Chinese documents.")
+    p.add_argument("--version", action="version", version=f"citeqa {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    c = sub.add_parser("chunks", help="print the passages of documents (default: the bundled corpus)")
+    c.add_argument("paths", nargs="*", type=Path, metavar="PATH")
+    c.add_argument("--json", action="store_true", help="print {'passages': [...]} as JSON")
+    c.add_argument("--max-chars", type=int, help="split paragraphs longer than this at sentence ends")
+    c.set_defaults(func=cmd_chunks)
+
+    i = sub.add_parser("index", help="build the index of documents (default: the bundled corpus)")
+    i.add_argument("paths", nargs="*", type=Path, metavar="PATH")
+    _index_options(i)
+    i.add_argument("--kind", choices=("flat", "hnsw", "ivf"), help="FAISS index type (default flat)")
+    i.add_argument("--max-chars", type=int, help="split paragraphs longer than this at sentence ends")
+    i.add_argument("--quiet", action="store_true", help="no progress bars")
+    i.set_defaults(func=cmd_index)
+
+    s = sub.add_parser("search", help="retrieve cited passages; QUERY '-' reads one query per line from stdin")
+    s.add_argument("query", metavar="QUERY")
+    _query_options(s)
+    s.add_argument("--retriever", choices=("hybrid", "dense", "bm25"), default="hybrid")
+    s.set_defaults(func=cmd_search)
+
+    a = sub.add_parser("ask", help="answer a question with cited sources; '-' reads questions from stdin")
+    a.add_argument("question", metavar="QUESTION")
+    _query_options(a)
+    a.set_defaults(func=cmd_ask)
+
+    e = sub.add_parser("eval", help="measure retrieval and answers on a known-fact eval set")
+    e.add_argument("--set", type=Path, dest="eval_set", help="eval set JSONL (default: the bundled set)")
+    e.add_argument("--split", choices=("dev", "test"), help="only this split (default: every question)")
+    e.add_argument("--retriever", choices=("bm25", "dense", "hybrid", "peer", "all"), default="all")
+    _index_options(e)
+    e.add_argument("--json", action="store_true", help='print {"questions": N, "retrievers": {...}}')
+    e.add_argument("--report", type=Path, metavar="DIR", help="write report.md, report.json, report.png")
+    e.add_argument("--quiet", action="store_true", help="no progress bar")
+    e.add_argument("--calibrate", action="store_true", help="fit the abstention threshold (on --split, default dev)")
+    e.set_defaults(func=cmd_eval)
+
+    from citeqa.ui.command import add_serve_command  # light: imports gradio only when run
+
+    add_serve_command(sub)
+    return p
+
+
+def _index_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--index", type=Path, help="index directory (default: the user data dir; CITEQA_INDEX_DIR)")
+    p.add_argument("--model", help="sentence-transformers model name or folder (CITEQA_EMBED_MODEL)")
+
+
+def _query_options(p: argparse.ArgumentParser) -> None:
+    _index_options(p)
+    p.add_argument("--top-k", type=int, help="number of passages (default 5)")
+    p.add_argument("--json", action="store_true", help="print JSON (JSON Lines with '-')")
+
+
+def settings_from(args: argparse.Namespace) -> Any:
+    """Settings from the environment with this command's flags on top."""
+    from citeqa.settings import Settings
+
+    return Settings.from_env(
+        embed_model=getattr(args, "model", None),
+        max_chars=getattr(args, "max_chars", None),
+        index_kind=getattr(args, "kind", None),
+    )
+
+
+def open_engine(args: argparse.Namespace) -> Any:
+    from citeqa.qa.engine import Engine
+
+    return Engine.open(settings_from(args), index_dir=args.index)
+
+
+def cmd_chunks(args: argparse.Namespace) -> int:
+    from citeqa.corpus import load_corpus
+    from citeqa.qa.engine import corpus_settings
+
+    corpus = load_corpus(args.paths or None, corpus_settings(settings_from(args)))
+    _report_skipped(corpus.skipped)
+    if args.json:
+        _print_json({"passages": [p.to_dict() for p in corpus.passages]}, indent=1)
+        return 0
+    for p in corpus.passages:
+        print(f"[{p.id}] {p.label}  ({p.source} {p.start}-{p.end})")
+        print(f"  {p.text}\n")
+    print(f"{len(corpus.passages)} passages from {len(corpus.documents)} document(s)", file=sys.stderr)
+    return 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from citeqa.corpus import bundled_corpus_path, load_corpus
+    from citeqa.index import build_index, load_embedder
+    from citeqa.qa.engine import corpus_settings
+
+    settings = settings_from(args)
+    csettings = corpus_settings(settings)
+    paths = args.paths or [bundled_corpus_path()]
+    corpus = load_corpus(paths, csettings)
+    _report_skipped(corpus.skipped)
+    sources = _source_paths(paths)
+    embedder = load_embedder(
+        settings.embed_model, cache_dir=settings.cache_dir, allow_download=settings.allow_download, progress=not args.quiet
+    )
+    build_index(
+        corpus, embedder, args.index or settings.index_dir, corpus_settings=csettings,
+        source_paths=sources, kind=settings.index_kind, progress=not args.quiet,
+    )
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    engine = open_engine(args)
+
+    def one(query: str) -> dict[str, Any]:
+        hits = engine.search(query, args.top_k, args.retriever)
+        return {"query": query, "hits": [h.to_dict() for h in hits]}
+
+    return _run_queries(args.query, args.json, one, _print_hits)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    engine = open_engine(args)
+
+    def one(question: str) -> dict[str, Any]:
+        return dict(engine.ask(question, args.top_k).to_dict())
+
+    return _run_queries(args.question, args.json, one, _print_answer)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from citeqa.eval.dataset import load_eval_set
+    from citeqa.eval.peer import PeerBM25
+    from citeqa.eval.report import markdown, write_report
+    from citeqa.eval.run import RETRIEVER_NAMES, run_eval
+
+    if args.calibrate:
+        return _calibrate(args)
+    questions = load_eval_set(args.eval_set, args.split)
+    engine = open_engine(args)
+    names = RETRIEVER_NAMES if args.retriever == "all" else (args.retriever,)
+    peer = PeerBM25.from_documents(list(engine.documents())).search if "peer" in names else None
+    reports = run_eval(engine, questions, names, peer_search=peer, progress=not args.quiet)
+    summary = {
+        "questions": len(questions),
+        "split": args.split,
+        "model": engine.embedder.name,
+        "retrievers": {n: r.metrics() for n, r in reports.items()},
+    }
+    if args.report:
+        for path in write_report(summary, args.report):
+            print(f"wrote {path}", file=sys.stderr)
+    if args.json:
+        _print_json(summary)
+    else:
+        print(markdown(summary))
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from citeqa.eval.calibrate import calibrate, collect
+    from citeqa.eval.dataset import load_eval_set
+
+    split = args.split or "dev"
+    questions = load_eval_set(args.eval_set, split)
+    result = calibrate(collect(open_engine(args), questions))
+    out = {"split": split, **asdict(result)}
+    if args.json:
+        _print_json(out)
+    else:
+        s = result.settings
+        print(f"calibrated on {split}: {result.answerable} answerable, {result.unanswerable} unanswerable questions")
+        print(f"abstains on {result.abstain_recall:.1%} of unanswerable, wrongly on {result.false_abstain_rate:.1%}")
+        print(f"threshold {s.threshold}  coverage weight {s.w_coverage}  type penalty {s.type_penalty}")
+    return 0
+
+
+def _run_queries(
+    text: str, as_json: bool, one: Callable[[str], dict[str, Any]], show: Callable[[dict[str, Any]], None]
+) -> int:
+    """One query, or with '-' one per stdin line: JSON Lines in order; a bad line gets an error object."""
+    if text != "-":
+        result = one(text)
+        _print_json(result) if as_json else show(result)
+        return 0
+    failed = 0
+    for line in _stdin_lines():
+        try:
+            result = one(line)
+        except CiteqaError as exc:
+            failed += 1
+            result = {"query": line, "error": str(exc)}
+            if not as_json:
+                print(f"citeqa: error: {exc}", file=sys.stderr)
+                continue
+        _print_json(result) if as_json else show(result)
+        sys.stdout.flush()
+    return EXIT_USAGE if failed else 0
+
+
+def _stdin_lines() -> Iterator[str]:
+    for raw in sys.stdin:
+        yield raw.rstrip("\r\n")
+
+
+def _print_json(obj: Any, indent: int | None = None) -> None:
+    print(json.dumps(obj, ensure_ascii=False, indent=indent))
+
+
+def _print_hits(result: dict[str, Any]) -> None:
+    for n, h in enumerate(result["hits"], start=1):
+        print(f"{n}. {h['label']}  [{h['source']}]  score {h['score']:.4f}")
+        print(f"   {h['text']}\n")
+    if not result["hits"]:
+        print("no matching passages")
+
+
+def _print_answer(result: dict[str, Any]) -> None:
+    print(result["answer"])
+    if result["citations"]:
+        print()
+    for n, h in enumerate(result["citations"], start=1):
+        quote = h["text"][h.get("quote_start", 0) : h.get("quote_end", len(h["text"]))]
+        print(f"[{n}] {h['label']} — {quote}")
+
+
+def _report_skipped(skipped: Sequence[Any]) -> None:
+    for s in skipped:
+        print(f"citeqa: skipped {s.reason}", file=sys.stderr)
+
+
+def _source_paths(paths: Sequence[Path]) -> dict[str, Path]:
+    """Map each document's source name to its file, as load_corpus names them."""
+    from citeqa.corpus.loader import walk_documents
+
+    out: dict[str, Path] = {}
+    for root in paths:
+        if root.is_dir():
+            out.update({p.relative_to(root).as_posix(): p for p in walk_documents(root)})
+        else:
+            out[root.name] = root
+    return out
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,81 @@
+"""Write an eval run as Markdown, JSON and a PNG chart of the side-by-side figures."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+_COLUMNS = ("R@1", "R@3", "R@5", "R@10", "MRR@10", "nDCG@10", "answer_accuracy", "abstain_recall",
+            "abstain_precision", "false_abstain_rate", "search_ms_p50", "ask_ms_p50")
+_CHART = ("R@1", "R@5", "MRR@10", "nDCG@10", "answer_accuracy", "abstain_recall")
+
+
+def markdown(summary: dict[str, Any]) -> str:
+    """A side-by-side table of all retrievers, then per-kind tables."""
+    rets: dict[str, dict[str, Any]] = summary["retrievers"]
+    lines = [f"# citeqa eval — {summary['questions']} questions ({summary.get('split') or 'all splits'})", ""]
+    lines += _table(rets, _COLUMNS)
+    kinds = sorted({k for m in rets.values() for k in m.get("by_kind", {})})
+    for kind in kinds:
+        lines += ["", f"## {kind}", ""]
+        lines += _table({n: m["by_kind"][kind] for n, m in rets.items() if kind in m.get("by_kind", {})}, _COLUMNS)
+    return "\n".join(lines) + "\n"
+
+
+def _table(rows: dict[str, dict[str, Any]], cols: tuple[str, ...]) -> list[str]:
+    out = ["| retriever | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for name, m in rows.items():
+        cells = [_fmt(m.get(c)) for c in cols]
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    return out
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "—"
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def write_report(summary: dict[str, Any], out_dir: Path) -> list[Path]:
+    """Write report.md, report.json and report.png into ``out_dir`` (each atomically)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / "report.md", out_dir / "report.json", out_dir / "report.png"]
+    _atomic_text(paths[0], markdown(summary))
+    _atomic_text(paths[1], json.dumps(summary, ensure_ascii=False, indent=2))
+    _chart(summary, paths[2])
+    return paths
+
+
+def _chart(summary: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on servers; set here, not at import
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    rets = summary["retrievers"]
+    names = list(rets)
+    x = np.arange(len(_CHART))
+    width = 0.8 / max(1, len(names))
+    fig, ax = plt.subplots(figsize=(10, 4.5), dpi=120)
+    for i, name in enumerate(names):
+        vals = [rets[name].get(m) or 0.0 for m in _CHART]
+        bars = ax.bar(x + i * width - 0.4 + width / 2, vals, width, label=name)
+        ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=1)
+    ax.set_xticks(x, _CHART)
+    ax.set_ylim(0, 1.08)
+    ax.set_title(f"citeqa eval: {summary['questions']} questions ({summary.get('split') or 'all splits'})")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

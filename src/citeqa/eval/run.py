@@ -1,0 +1,135 @@
+"""Entry point of the eval stage: run an eval set through each retriever and the answerer."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from citeqa.eval.dataset import EvalQuestion
+from citeqa.eval.metrics import answer_correct, evidence_ranks, mrr_at, ndcg_at, percentile, recall_at
+from citeqa.qa.answer import ExtractiveAnswerer
+from citeqa.qa.engine import Engine
+
+RETRIEVER_NAMES = ("bm25", "dense", "hybrid", "peer")
+_KS = (1, 3, 5, 10)
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    """One question through one retriever (and the answerer over it, where there is one)."""
+
+    qid: str
+    kind: str
+    ranks: tuple[int | None, ...]
+    ndcg: float
+    latency_ms: float
+    grounded: bool | None = None
+    correct: bool | None = None
+    ask_ms: float | None = None
+
+
+@dataclass
+class RetrieverReport:
+    name: str
+    results: list[QuestionResult] = field(default_factory=list)
+
+    def metrics(self) -> dict[str, Any]:
+        """Overall figures plus a breakdown by question kind."""
+        out = _summarise(self.results)
+        kinds = sorted({r.kind for r in self.results})
+        out["by_kind"] = {k: _summarise([r for r in self.results if r.kind == k]) for k in kinds}
+        return out
+
+
+def run_eval(
+    engine: Engine,
+    questions: Sequence[EvalQuestion],
+    retrievers: Sequence[str] = RETRIEVER_NAMES,
+    *,
+    peer_search: Callable[[str, int], list[str]] | None = None,
+    progress: bool = True,
+) -> dict[str, RetrieverReport]:
+    """Evaluate each named retriever; ``peer`` needs ``peer_search`` (raw paragraph texts)."""
+    from tqdm import tqdm
+
+    reports = {name: RetrieverReport(name) for name in retrievers}
+    answerers = {
+        name: ExtractiveAnswerer(engine.index, engine.embedder, engine.retrievers[name], engine.answerer.settings)
+        for name in retrievers
+        if name in engine.retrievers
+    }
+    total = len(questions) * len(retrievers)
+    with tqdm(total=total, desc="eval", unit="q", disable=not progress) as bar:
+        for name in retrievers:
+            for q in questions:
+                reports[name].results.append(_one(engine, name, q, answerers.get(name), peer_search))
+                bar.update()
+    return reports
+
+
+def _one(
+    engine: Engine,
+    name: str,
+    q: EvalQuestion,
+    answerer: ExtractiveAnswerer | None,
+    peer_search: Callable[[str, int], list[str]] | None,
+) -> QuestionResult:
+    _forget_queries(engine)
+    t0 = time.perf_counter()
+    if name == "peer":
+        if peer_search is None:
+            raise ValueError("the peer baseline needs the source documents")
+        texts = peer_search(q.question, 10)
+    else:
+        # A passage is shown with its heading path, so a heading can be its evidence too.
+        texts = [h.passage.embed_text for h in engine.search(q.question, 10, name)]
+    latency = (time.perf_counter() - t0) * 1000
+    ranks = tuple(evidence_ranks(texts, q.evidence)) if q.answerable else ()
+    ndcg = ndcg_at(texts, q.evidence) if q.answerable else 0.0
+    if answerer is None:
+        return QuestionResult(q.id, q.kind, ranks, ndcg, latency)
+    _forget_queries(engine)
+    t1 = time.perf_counter()
+    ans = answerer.answer(q.question, engine.settings.top_k)
+    ask_ms = (time.perf_counter() - t1) * 1000
+    correct = (ans.grounded and answer_correct(ans.answer, q.answers)) if q.answerable else not ans.grounded
+    return QuestionResult(q.id, q.kind, ranks, ndcg, latency, ans.grounded, correct, ask_ms)
+
+
+def _forget_queries(engine: Engine) -> None:
+    """Each timing includes encoding the question: nothing is served from the query cache."""
+    clear = getattr(engine.embedder, "clear", None)
+    if clear is not None:
+        clear()
+
+
+def _summarise(results: Sequence[QuestionResult]) -> dict[str, Any]:
+    answerable = [r for r in results if r.ranks]
+    out: dict[str, Any] = {"questions": len(results), "answerable": len(answerable)}
+    for k in _KS:
+        out[f"R@{k}"] = _mean([recall_at(r.ranks, k) for r in answerable])
+    out["MRR@10"] = _mean([mrr_at(r.ranks, 10) for r in answerable])
+    out["nDCG@10"] = _mean([r.ndcg for r in answerable])
+    lat = [r.latency_ms for r in results]
+    out["search_ms_p50"] = round(percentile(lat, 50), 2)
+    out["search_ms_p95"] = round(percentile(lat, 95), 2)
+    judged = [r for r in results if r.correct is not None]
+    if judged:
+        ans = [r for r in judged if r.ranks]
+        unans = [r for r in judged if not r.ranks]
+        abstained = [r for r in judged if r.grounded is False]
+        out["answer_accuracy"] = _mean([float(bool(r.correct)) for r in ans]) if ans else None
+        out["abstain_recall"] = _mean([float(r.grounded is False) for r in unans]) if unans else None
+        true_abstain = sum(1 for r in abstained if not r.ranks)
+        out["abstain_precision"] = round(true_abstain / len(abstained), 4) if abstained else None
+        out["false_abstain_rate"] = _mean([float(r.grounded is False) for r in ans]) if ans else None
+        asks = [r.ask_ms for r in judged if r.ask_ms is not None]
+        out["ask_ms_p50"] = round(percentile(asks, 50), 2)
+        out["ask_ms_p95"] = round(percentile(asks, 95), 2)
+    return out
+
+
+def _mean(values: Sequence[float]) -> float:
+    return round(sum(values) / len(values), 4) if values else 0.0

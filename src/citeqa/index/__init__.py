@@ -1,0 +1,6 @@
+"""Index stage: embedding, FAISS, BM25 over jieba tokens, persistence."""
+
+from citeqa.index.build import LocalIndex, build_index, corpus_fingerprint, open_index
+from citeqa.index.embed import Embedder, load_embedder
+
+__all__ = ["Embedder", "LocalIndex", "build_index", "corpus_fingerprint", "load_embedder", "open_index"]

@@ -1,0 +1,164 @@
+"""Persistence of the local index: a directory of generations switched atomically.
+
+Layout of ``DIR``::
+
+    DIR/CURRENT            name of the live generation (replaced atomically with os.replace)
+    DIR/gen-…/manifest.json, passages.jsonl, vectors.npy, dense.faiss, tokens.jsonl
+    DIR/.lock              held while building, so two builds never interleave
+
+A build writes a complete new generation, then flips ``CURRENT``: a build killed half-way
+leaves the previous generation live, and readers never see a half-written index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from citeqa.corpus import Passage
+from citeqa.errors import IndexStateError
+
+FORMAT_VERSION = 1
+_FILES = ("passages.jsonl", "vectors.npy", "dense.faiss", "tokens.jsonl", "sentences.npy", "sentence_vectors.npy")
+
+
+@dataclass(frozen=True)
+class IndexData:
+    """What an index generation holds, in memory."""
+
+    manifest: dict[str, Any]
+    passages: tuple[Passage, ...]
+    vectors: np.ndarray
+    dense: Any
+    tokens: tuple[tuple[str, ...], ...]
+    sentences: np.ndarray  # (n_sentences × 3) int32: passage row, start, end within the passage text
+    sentence_vectors: np.ndarray
+
+
+def rebuild_hint(index_dir: Path) -> str:
+    return f"run `citeqa index --index {index_dir}` to rebuild it"
+
+
+def write_generation(index_dir: Path, data: IndexData, log: Callable[[str], None] = lambda _: None) -> Path:
+    """Write ``data`` as a new generation of ``index_dir`` and make it live. Returns its path."""
+    from filelock import FileLock, Timeout
+
+    from citeqa.index.dense import write_dense
+
+    index_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(index_dir / ".lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log(f"waiting for another `citeqa index` on {index_dir} to finish")
+        lock.acquire()
+    try:
+        gen = index_dir / f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
+        tmp = index_dir / f".tmp-{gen.name}"
+        tmp.mkdir()
+        with open(tmp / "passages.jsonl", "w", encoding="utf-8") as f:
+            for p in data.passages:
+                f.write(json.dumps(p.to_dict(), ensure_ascii=False) + "\n")
+        np.save(tmp / "vectors.npy", data.vectors.astype(np.float32))
+        write_dense(data.dense, tmp / "dense.faiss")
+        np.save(tmp / "sentences.npy", data.sentences.astype(np.int32))
+        np.save(tmp / "sentence_vectors.npy", data.sentence_vectors.astype(np.float32))
+        with open(tmp / "tokens.jsonl", "w", encoding="utf-8") as f:
+            for toks in data.tokens:
+                f.write(json.dumps(list(toks), ensure_ascii=False) + "\n")
+        manifest = dict(data.manifest, files={n: _sha256(tmp / n) for n in _FILES})
+        _write_atomic(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
+        _fsync_dir(tmp)
+        os.replace(tmp, gen)
+        _write_atomic(index_dir / "CURRENT", gen.name + "\n")
+        _fsync_dir(index_dir)
+        for old in index_dir.iterdir():
+            if old.is_dir() and old.name != gen.name and old.name.startswith(("gen-", ".tmp-")):
+                shutil.rmtree(old, ignore_errors=True)
+        return gen
+    finally:
+        lock.release()
+
+
+def read_generation(index_dir: Path) -> IndexData:
+    """Load the live generation, verifying every file against the manifest's sha256."""
+    from citeqa.index.dense import read_dense
+
+    current = index_dir / "CURRENT"
+    if not current.is_file():
+        raise IndexStateError(f"no index at {index_dir}; {rebuild_hint(index_dir)}")
+    gen = index_dir / current.read_text(encoding="utf-8").strip()
+    try:
+        manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexStateError(f"index at {index_dir} has a missing or damaged manifest; {rebuild_hint(index_dir)}") from exc
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexStateError(
+            f"index at {index_dir} has format {manifest.get('format_version')}, this citeqa reads {FORMAT_VERSION}; "
+            f"{rebuild_hint(index_dir)}"
+        )
+    for name, digest in manifest.get("files", {}).items():
+        path = gen / name
+        if not path.is_file() or _sha256(path) != digest:
+            raise IndexStateError(f"index file {path} is missing, truncated or damaged; {rebuild_hint(index_dir)}")
+    try:
+        passages = tuple(_passage(json.loads(line)) for line in _lines(gen / "passages.jsonl"))
+        tokens = tuple(tuple(json.loads(line)) for line in _lines(gen / "tokens.jsonl"))
+        vectors = np.load(gen / "vectors.npy")
+        sentences = np.load(gen / "sentences.npy")
+        sentence_vectors = np.load(gen / "sentence_vectors.npy")
+        dense = read_dense(gen / "dense.faiss")
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise IndexStateError(f"index at {index_dir} cannot be read ({exc}); {rebuild_hint(index_dir)}") from exc
+    n = len(passages)
+    if not (len(tokens) == n == len(vectors) == dense.ntotal) or len(sentences) != len(sentence_vectors):
+        raise IndexStateError(f"index at {index_dir} is inconsistent ({n} passages, {dense.ntotal} vectors); {rebuild_hint(index_dir)}")
+    return IndexData(manifest, passages, vectors, dense, tokens, sentences, sentence_vectors)
+
+
+def _passage(d: dict[str, Any]) -> Passage:
+    return Passage(
+        id=d["id"], source=d["source"], section=tuple(d["section"]), label=d["label"], text=d["text"],
+        start=int(d["start"]), end=int(d["end"]), page=d.get("page"),
+    )
+
+
+def _lines(path: Path) -> list[str]:
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

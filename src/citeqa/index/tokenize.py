@@ -1,0 +1,61 @@
+"""Lexical tokens for BM25: jieba words over Simplified-folded, lower-cased text.
+
+Traditional and Simplified Chinese are folded to one script (OpenCC t2s) for matching only;
+what users see is never converted.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterable
+from functools import lru_cache
+
+_QUOTED = re.compile(r"「([^「」]{2,12})」")
+_WORD = re.compile(r"\w", re.UNICODE)
+# Function words that carry no topic. Kept short: over-pruning hurts recall on short questions.
+STOPWORDS = frozenset(
+    "的 了 及 与 和 在 是 我 等 之 其 并 也 或 对 为 于 将 以 由 向 与 共 各 该 此 本 有 中 从 被 把 已 均 "
+    "吗 呢 么 什么 哪 哪些 几 多少 何时 何 谁 如何 怎么 怎样 是否 请问 请 这 那 个 年 月 日 "
+    "the a an of to in on for and or is are was were what which who when where how does did do".split()
+)
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> object:
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def fold(text: str) -> str:
+    """Traditional → Simplified and lower case, for matching only."""
+    return str(_t2s().convert(text)).lower()  # type: ignore[attr-defined]
+
+
+def quoted_terms(texts: Iterable[str]) -> list[str]:
+    """Terms the document quotes as 「…」: names of plans, forums, laws — good dictionary words."""
+    terms = {m.group(1).strip() for t in texts for m in _QUOTED.finditer(t)}
+    return sorted(t for t in terms if t and " " not in t)
+
+
+class Tokenizer:
+    """A jieba tokenizer with its own dictionary (no global jieba state is touched)."""
+
+    def __init__(self, user_words: Iterable[str] = ()) -> None:
+        import jieba
+
+        logging.getLogger("jieba").setLevel(logging.WARNING)
+        self._jieba = jieba.Tokenizer()
+        self._lock = threading.Lock()  # jieba initialises lazily and is not thread-safe while doing it
+        self.user_words = tuple(sorted({fold(w) for w in user_words}))
+        for word in self.user_words:
+            self._jieba.add_word(word, freq=2000)
+
+    def __call__(self, text: str) -> list[str]:
+        """``"台美經濟繁榮夥伴對話"`` → ``["台美", "经济", "繁荣", "伙伴", "对话"]`` (folded, no stopwords)."""
+        folded = fold(text)
+        with self._lock:
+            words = list(self._jieba.cut_for_search(folded))
+        return [w for w in (x.strip() for x in words) if w and _WORD.search(w) and w not in STOPWORDS]

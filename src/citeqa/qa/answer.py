@@ -1,0 +1,172 @@
+"""The extractive answerer: quote the sentence(s) of the retrieved passages that answer the question.
+
+No language model: each sentence (or ；-clause) of the top passages is scored by its embedding
+similarity to the question, the share of the question's key terms it contains (idf-weighted),
+whether it holds the kind of answer asked for (a count, a date), and its passage's rank. The best
+one or two are quoted verbatim with ``[n]`` markers. ``grounded`` comes from ``abstain.decide``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from citeqa.index import Embedder, LocalIndex
+from citeqa.qa.abstain import AbstainSettings, Evidence, decide
+from citeqa.qa.hits import Answer, Hit
+from citeqa.qa.qtype import question_type
+from citeqa.qa.retrieve import Retriever
+
+_TRIM = "；;，,、：: "
+# Words that shape a question but name nothing the answer must contain (folded to Simplified).
+QUESTION_WORDS = frozenset(
+    "哪个 哪一 哪里 哪儿 哪位 哪家 哪条 哪项 哪国 哪些 什么 为何 为什么 多久 多高 多长 多大 多远 是谁 谁 "
+    "叫 名称 名字 请问 哪 几 多少 何时 何处 如何 怎么 怎样 是否 有没有 吗 呢 分别 各 那 这 那个 这个 "
+    "一共 总共 大约 左右 之前 之后 以后 以前 曾经 哪年 哪月 哪天 几月 几年 几天 几次 几位 几个".split()
+)
+_ENDS = "。！？!?"
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    """Weights of the sentence score (calibrated on the dev split; see README)."""
+
+    top_k: int = 5
+    max_quotes: int = 2
+    second_quote_margin: float = 0.03  # a second quote must score within this of the best
+    w_lexical: float = 0.05
+    w_type: float = 0.04
+    w_rank: float = 0.02
+    abstain: AbstainSettings = AbstainSettings()
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    hit_rank: int
+    hit: Hit
+    start: int
+    end: int
+    cosine: float
+    coverage: float | None
+    typed: bool
+    score: float
+
+
+class ExtractiveAnswerer:
+    """Answers from a local index. Thread-safe: it holds no per-question state."""
+
+    def __init__(self, index: LocalIndex, embedder: Embedder, retriever: Retriever, settings: AnswerSettings) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.retriever = retriever
+        self.settings = settings
+
+    def answer(self, question: str, k: int | None = None, *, retrieval_query: str | None = None) -> Answer:
+        """Answer ``question``; ``retrieval_query`` (e.g. with the previous turn) is used to retrieve."""
+        evidence, grounded_answer, hits = self.explain(question, k, retrieval_query=retrieval_query)
+        if evidence is None or grounded_answer is None or not decide(evidence, self.settings.abstain):
+            return _abstained(question, hits)
+        return grounded_answer
+
+    def explain(
+        self, question: str, k: int | None = None, *, retrieval_query: str | None = None
+    ) -> tuple[Evidence | None, Answer | None, list[Hit]]:
+        """The abstention evidence, the answer given if it is judged grounded, and the hits.
+
+        Calibration (``citeqa eval --calibrate``) reads the evidence of every dev question here.
+        """
+        k = k or self.settings.top_k
+        query = retrieval_query or question
+        hits = self.retriever.search(query, k)
+        if not hits:
+            return None, None, hits
+        qvec = self.embedder.encode_queries([query])[0]
+        qtype = question_type(question)
+        weights = self._term_weights(query)
+        cands: list[_Candidate] = []
+        for rank, hit in enumerate(hits):
+            row = self._row(hit)
+            for si in self.index.sentence_rows(row):
+                _, s, e = (int(x) for x in self.index.sentences[si])
+                text = hit.passage.text[s:e]
+                cosine = float(np.dot(self.index.sentence_vectors[si], qvec))
+                coverage = _coverage(weights, set(self.index.tokenizer(text)))
+                typed = qtype.satisfied_by(text)
+                st = self.settings
+                score = cosine + st.w_lexical * (coverage or 0.0) + st.w_type * typed + st.w_rank / (1 + rank)
+                cands.append(_Candidate(rank, hit, s, e, cosine, coverage, typed, score))
+        if not cands:
+            return None, None, hits
+        cands.sort(key=lambda c: -c.score)
+        best = cands[0]
+        passage_cov = _coverage(weights, set(self.index.tokenizer(hits[0].passage.embed_text)))
+        evidence = Evidence(
+            sentence_cosine=best.cosine,
+            passage_score=float(np.dot(self.index.vectors[self._row(hits[0])], qvec)),
+            coverage=None if passage_cov is None else max(best.coverage or 0.0, passage_cov),
+            typed=best.typed if qtype.kind != "any" else None,
+        )
+        chosen = [best] + [
+            c for c in cands[1 : self.settings.max_quotes * 4]
+            if c.score >= best.score - self.settings.second_quote_margin and (c.hit.id, c.start) != (best.hit.id, best.start)
+        ][: self.settings.max_quotes - 1]
+        return evidence, _compose(question, chosen), hits
+
+    def _row(self, hit: Hit) -> int:
+        return self._rows()[hit.id]
+
+    def _rows(self) -> dict[str, int]:
+        rows = getattr(self, "_row_cache", None)
+        if rows is None:
+            rows = {p.id: i for i, p in enumerate(self.index.passages)}
+            self._row_cache = rows
+        return rows
+
+    def _term_weights(self, query: str) -> dict[str, float] | None:
+        """idf weight of each key term of a Chinese question; terms the corpus never uses weigh the
+        most (a question about 處長 or 規費 is not answered by a passage that lacks them).
+        None for a question with no Chinese: its terms cannot match the text lexically."""
+        if not any("\u4e00" <= ch <= "\u9fff" for ch in query):
+            return None
+        idf = self.index.bm25.idf
+        top = max(idf.values(), default=1.0)
+        weights = {}
+        for t in set(self.index.tokenizer(query)) - QUESTION_WORDS:
+            if t in idf:
+                weights[t] = max(idf[t], 0.0)
+            elif len(t) >= 2 and not t.isdigit():
+                weights[t] = top
+        return weights
+
+
+def _coverage(weights: dict[str, float] | None, tokens: set[str]) -> float | None:
+    if weights is None:
+        return None
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in tokens) / total if total > 0 else 0.0
+
+
+def _compose(question: str, chosen: list[_Candidate]) -> Answer:
+    """Quote each chosen sentence verbatim, followed by its marker; marker n cites citations[n-1]."""
+    parts: list[str] = []
+    citations: list[Hit] = []
+    for n, c in enumerate(chosen, start=1):
+        text = c.hit.passage.text
+        start, end = c.start, c.end
+        while end > start and text[end - 1] in _TRIM:
+            end -= 1
+        quote = text[start:end]
+        parts.append(f"{quote}[{n}]" + ("" if quote.endswith(tuple(_ENDS)) else "。"))
+        citations.append(Hit(c.hit.passage, c.hit.score, start, end))
+    return Answer(question, "".join(parts), True, tuple(citations))
+
+
+def _abstained(question: str, hits: list[Hit]) -> Answer:
+    cjk = any("\u4e00" <= ch <= "\u9fff" for ch in question)
+    text = (
+        "文件中沒有找到這個問題的答案。以下是最接近的段落，供您參考。"
+        if cjk
+        else "The documents do not answer this question. The closest passages are listed for reference."
+    )
+    return Answer(question, text, False, tuple(hits))

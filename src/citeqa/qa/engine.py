@@ -1,0 +1,137 @@
+"""One object that holds the loaded model, index and retrievers: shared by CLI, web app and eval."""
+
+from __future__ import annotations
+
+import sys
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from citeqa.corpus import ChunkSettings, CorpusSettings, Document, load_corpus
+from citeqa.errors import InputError
+from citeqa.index import Embedder, LocalIndex, build_index, load_embedder, open_index
+from citeqa.index.embed import QueryCache
+from citeqa.qa.abstain import AbstainSettings
+from citeqa.qa.answer import AnswerSettings, ExtractiveAnswerer
+from citeqa.qa.hits import Answer, Hit
+from citeqa.qa.retrieve import BM25Retriever, DenseRetriever, HybridRetriever, Retriever
+from citeqa.settings import Settings
+
+RETRIEVERS = ("hybrid", "dense", "bm25")
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def corpus_settings(settings: Settings) -> CorpusSettings:
+    return CorpusSettings(chunk=ChunkSettings(max_chars=settings.max_chars), max_doc_bytes=settings.max_doc_bytes)
+
+
+def clean_query(text: object, max_chars: int) -> str:
+    """Validate a question: a non-empty string within the size limit, control characters removed."""
+    if not isinstance(text, str):
+        raise InputError(f"the question must be text, got {type(text).__name__}")
+    cleaned = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Cs") else c for c in text).strip()
+    if not cleaned:
+        raise InputError("the question is empty")
+    if len(cleaned) > max_chars:
+        raise InputError(f"the question has {len(cleaned):,} characters; the limit is {max_chars:,}")
+    return " ".join(cleaned.split())
+
+
+@dataclass
+class Engine:
+    """Loaded once per process; ``search`` is safe to call from several threads."""
+
+    settings: Settings
+    embedder: Embedder
+    index: LocalIndex
+    retrievers: dict[str, Retriever]
+    answerer: ExtractiveAnswerer
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings,
+        *,
+        index_dir: Path | None = None,
+        progress: bool = True,
+        log: Callable[[str], None] = _stderr,
+    ) -> Engine:
+        """Load the model and the index; build the default index from the bundled corpus if missing."""
+        embedder = load_embedder(
+            settings.embed_model, cache_dir=settings.cache_dir, allow_download=settings.allow_download, progress=progress
+        )
+        target = index_dir or settings.index_dir
+        csettings = corpus_settings(settings)
+        if index_dir is None and not (target / "CURRENT").exists():
+            log(f"building the default index of the bundled corpus in {target} (first run only)")
+            corpus = load_corpus(None, csettings)
+            from citeqa.corpus import bundled_corpus_path
+
+            build_index(
+                corpus, embedder, target, corpus_settings=csettings,
+                source_paths={corpus.documents[0].source: bundled_corpus_path()},
+                kind=settings.index_kind, progress=progress, log=log,
+            )
+        return cls.assemble(settings, embedder, open_index(target, embedder, corpus_settings=csettings))
+
+    @classmethod
+    def assemble(cls, settings: Settings, embedder: Embedder, index: LocalIndex) -> Engine:
+        """Wire retrievers and the answerer over an already loaded index (tests pass a fake embedder)."""
+        embedder = QueryCache(embedder)
+        retrievers = make_retrievers(index, embedder, settings)
+        answerer = ExtractiveAnswerer(index, embedder, retrievers["hybrid"], answer_settings(settings))
+        return cls(settings, embedder, index, retrievers, answerer)
+
+    def search(self, query: str, k: int | None = None, retriever: str = "hybrid") -> list[Hit]:
+        if retriever not in self.retrievers:
+            raise InputError(f"unknown retriever {retriever!r}; choose one of {', '.join(self.retrievers)}")
+        k = self.settings.top_k if k is None else k
+        if not 1 <= k <= 100:
+            raise InputError(f"top-k must be between 1 and 100, got {k}")
+        return self.retrievers[retriever].search(clean_query(query, self.settings.max_question_chars), k)
+
+
+    def documents(self) -> list[Document]:
+        """The indexed documents as they are on disk now (the eval's peer baseline reads them)."""
+        from citeqa.corpus import bundled_corpus_path
+
+        paths = [
+            bundled_corpus_path() if info.get("bundled") else Path(info["path"])
+            for info in self.index.manifest.get("sources", {}).values()
+            if info.get("bundled") or info.get("path")
+        ]
+        return list(load_corpus(paths, corpus_settings(self.settings)).documents)
+
+    def ask(self, question: str, k: int | None = None, *, previous: str | None = None) -> Answer:
+        """Answer with cited quotes. ``previous`` (the last question) helps follow-ups like 那荷蘭呢？"""
+        q = clean_query(question, self.settings.max_question_chars)
+        k = self.settings.top_k if k is None else k
+        if not 1 <= k <= 100:
+            raise InputError(f"top-k must be between 1 and 100, got {k}")
+        retrieval = follow_up_query(q, previous) if previous else None
+        return self.answerer.answer(q, k, retrieval_query=retrieval)
+
+
+def follow_up_query(question: str, previous: str) -> str | None:
+    """A short question that leans on the last one ("那荷蘭呢？") is retrieved together with it."""
+    prev = previous.strip()
+    if not prev or len(question) > 12:
+        return None
+    return f"{prev} {question}"
+
+
+def answer_settings(settings: Settings) -> AnswerSettings:
+    return AnswerSettings(top_k=settings.top_k, abstain=AbstainSettings(threshold=settings.abstain_threshold))
+
+
+def make_retrievers(index: LocalIndex, embedder: Embedder, settings: Settings) -> dict[str, Retriever]:
+    dense = DenseRetriever(index, embedder)
+    bm25 = BM25Retriever(index)
+    hybrid = HybridRetriever(((dense, settings.dense_weight), (bm25, settings.bm25_weight)), rrf_k=settings.rrf_k)
+    return {"hybrid": hybrid, "dense": dense, "bm25": bm25}
+
+

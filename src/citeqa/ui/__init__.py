@@ -1,0 +1,1 @@
+"""UI stage: the Gradio chat, the REST API and the intranet embedding page, served by one app."""

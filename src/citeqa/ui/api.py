@@ -1,0 +1,157 @@
+"""The REST API: ``POST /api/ask``, ``GET /api/search``, ``GET /healthz``.
+
+Responses are exactly the library's JSON contract (``Answer.to_dict()``, ``Hit.to_dict()``); every
+refusal is a 4xx with ``{"error": "..."}``. The endpoints are sync functions, so FastAPI runs the
+blocking engine calls in its threadpool and the event loop stays free for the chat's streams.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from citeqa.errors import CiteqaError, InputError
+
+if TYPE_CHECKING:
+    from citeqa.qa.engine import Engine
+
+
+class AskRequest(BaseModel):
+    """The body of ``POST /api/ask``. Types are strict: ``"top_k": "5"`` is refused, not coerced."""
+
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        json_schema_extra={"examples": [{"question": "拜登政府宣布對台軍售幾次？", "top_k": 5}]},
+    )
+
+    question: str = Field(description="the question, 1 to 1000 characters")
+    top_k: int | None = Field(default=None, ge=1, le=100, description="passages to retrieve (default 5)")
+    previous: str | None = Field(
+        default=None, description="the previous question, so a short follow-up such as 那荷蘭呢？ keeps its context"
+    )
+
+
+class HitOut(BaseModel):
+    """One cited passage; ``quote_start:quote_end`` is the quoted sentence inside ``text``."""
+
+    id: str
+    section: list[str]
+    label: str
+    text: str
+    score: float
+    source: str
+    start: int
+    end: int
+    page: int | None = None
+    quote_start: int | None = None
+    quote_end: int | None = None
+
+
+class AnswerOut(BaseModel):
+    """``answer`` holds ``[n]`` markers; marker n cites ``citations[n-1]``. ``grounded`` false: not in the document."""
+
+    question: str
+    answer: str
+    grounded: bool
+    citations: list[HitOut]
+
+
+class SearchOut(BaseModel):
+    query: str
+    hits: list[HitOut]
+
+
+class HealthOut(BaseModel):
+    status: str
+    passages: int
+    model: str
+
+
+class ErrorOut(BaseModel):
+    error: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "bad input (empty or too long question, malformed JSON)"},
+    401: {"model": ErrorOut, "description": "missing or wrong access token (when CITEQA_ACCESS_TOKEN is set)"},
+    413: {"model": ErrorOut, "description": "request body over CITEQA_MAX_BODY_BYTES"},
+    422: {"model": ErrorOut, "description": "wrong types or values out of range"},
+}
+
+
+def build_router(engine: Engine) -> APIRouter:
+    """The API routes over one shared, already loaded engine."""
+    router = APIRouter()
+    max_chars = engine.settings.max_question_chars
+
+    @router.post("/api/ask", tags=["qa"], responses={200: {"model": AnswerOut}, **ERRORS})
+    def ask(body: AskRequest) -> JSONResponse:
+        """Answer a question with cited quotes from the document."""
+        previous = (body.previous or "").strip()
+        if len(previous) > max_chars:
+            raise InputError(f"'previous' has {len(previous):,} characters; the limit is {max_chars:,}")
+        answer = engine.ask(body.question, body.top_k, previous=previous or None)
+        return JSONResponse(answer.to_dict())
+
+    @router.api_route("/api/ask", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    def ask_wrong_method() -> JSONResponse:
+        return JSONResponse({"error": "use POST with a JSON body {\"question\": \"...\"}"}, status_code=405)
+
+    @router.get("/api/search", tags=["qa"], responses={200: {"model": SearchOut}, **ERRORS})
+    def search(
+        q: str = Query(description="the query"),
+        k: int | None = Query(default=None, ge=1, le=100, description="number of passages (default 5)"),
+        retriever: Literal["hybrid", "dense", "bm25"] = Query(default="hybrid"),
+    ) -> JSONResponse:
+        """Retrieve the passages closest to a query, without composing an answer."""
+        hits = engine.search(q, k, retriever)
+        return JSONResponse({"query": q, "hits": [h.to_dict() for h in hits]})
+
+    @router.get("/healthz", tags=["ops"], response_model=HealthOut)
+    def healthz() -> dict[str, Any]:
+        """Liveness and what is loaded; open even when an access token is set."""
+        return {"status": "ok", "passages": len(engine.index.passages), "model": engine.embedder.name}
+
+    return router
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error of the app's own routes becomes ``{"error": "..."}`` with a 4xx status."""
+
+    async def on_validation(_: Request, exc: Exception) -> JSONResponse:
+        errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return JSONResponse({"error": "the request body is not valid JSON"}, status_code=400)
+        return JSONResponse({"error": describe(errors)}, status_code=422)
+
+    async def on_http(_: Request, exc: Exception) -> JSONResponse:
+        status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
+        detail = exc.detail if isinstance(exc, StarletteHTTPException) else "internal error"
+        headers = getattr(exc, "headers", None)
+        return JSONResponse({"error": str(detail)}, status_code=status, headers=headers)
+
+    async def on_input(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+
+    async def on_citeqa(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=503)
+
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(InputError, on_input)
+    app.add_exception_handler(CiteqaError, on_citeqa)
+
+
+def describe(errors: list[Any]) -> str:
+    """Pydantic's errors in one line: "body.top_k: Input should be a valid integer"."""
+    parts = []
+    for e in errors[:5]:
+        loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body"
+        parts.append(f"{loc}: {e.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"

@@ -1,0 +1,85 @@
+"""``create_app``: one FastAPI app with the REST API, the embed pages, Gradio's frontend files and the chat.
+
+Nothing happens at import; the caller loads the engine once and passes it in, and every request
+shares it. Route order matters: the chat is mounted at "/" last, so it only gets what the API, the
+embed pages and ``/static/gradio`` do not claim.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from citeqa.ui.config import ServeSettings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from citeqa.qa.engine import Engine
+
+DESCRIPTION = """Question answering over a Traditional Chinese document, with the source paragraph
+cited for every claim. `POST /api/ask` returns `{question, answer, grounded, citations}`; marker `[n]`
+in `answer` cites `citations[n-1]`, and `quote_start:quote_end` is the quoted sentence of its `text`.
+Errors are 4xx with `{"error": "..."}`. The chat is at `/`, the embedding snippets at `/embed`."""
+
+
+def gradio_frontend_dir() -> Path:
+    """Gradio's built frontend (``gradio.js`` + ``assets/``): served here so embedding needs no CDN."""
+    import gradio
+
+    path = Path(gradio.__file__).parent / "templates" / "frontend"
+    if not (path / "gradio.js").is_file():
+        raise FileNotFoundError(f"gradio's frontend is missing: no gradio.js in {path}")
+    return path
+
+
+def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI:
+    """Wire the app around an already loaded engine; see ``ServeSettings`` for CORS, token and limits."""
+    import gradio as gr
+    from fastapi import FastAPI
+    from fastapi.middleware.cors import CORSMiddleware
+    from fastapi.staticfiles import StaticFiles
+
+    from citeqa import __version__
+    from citeqa.ui.api import build_router, install_error_handlers
+    from citeqa.ui.chat import CSS, build_chat
+    from citeqa.ui.embed import STATIC_GRADIO, build_embed_router
+    from citeqa.ui.guard import BodyLimitMiddleware, RootPathMiddleware, TokenMiddleware
+
+    settings = settings or ServeSettings()
+    app = FastAPI(title="citeqa", version=__version__, description=DESCRIPTION, docs_url="/docs", redoc_url=None)
+    app.state.engine = engine
+    app.state.serve_settings = settings
+    install_error_handlers(app)
+    app.include_router(build_router(engine))
+    app.include_router(build_embed_router(settings))
+    app.mount(STATIC_GRADIO, StaticFiles(directory=gradio_frontend_dir()), name="gradio-frontend")
+
+    # Added innermost first: RootPath → CORS → BodyLimit → Token → routes.
+    if settings.access_token:
+        app.add_middleware(TokenMiddleware, token=settings.access_token)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    # Always present, even with no origins: Gradio then leaves CORS to this policy instead of its own.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type"],
+        max_age=600,
+    )
+    app.add_middleware(RootPathMiddleware, root_path=settings.root_path)
+
+    return gr.mount_gradio_app(
+        app,
+        build_chat(engine),
+        path="/",
+        root_path=settings.root_path or None,
+        server_name=settings.host,
+        server_port=settings.port,
+        css=CSS,
+        footer_links=["api", "settings"],
+        run_history=False,
+        ssr_mode=False,
+        mcp_server=False,
+        show_error=True,
+    )

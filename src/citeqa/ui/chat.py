@@ -1,0 +1,147 @@
+"""The Gradio chat: ask in Traditional Chinese, read the answer with linked ``[n]`` markers and its sources.
+
+Messages are HTML built by ``citeqa.ui.render`` from escaped text; the Chatbot renders them with
+Markdown and LaTeX off and its sanitizer on, so document and question text is never markup.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from citeqa.errors import CiteqaError, InputError
+from citeqa.qa.engine import follow_up_query
+from citeqa.ui.render import CSS as RENDER_CSS
+from citeqa.ui.render import answer_html, question_html, sources_html
+
+if TYPE_CHECKING:
+    import gradio as gr
+
+    from citeqa.qa.engine import Engine
+
+EXAMPLES = (
+    "駐孟買辦事處何時揭牌？",
+    "拜登政府宣布對台軍售幾次？",
+    "那荷蘭呢？",
+    "台北101有多高？",
+)
+API_NAME = "ask"  # gradio_client: Client(url).predict(question, history, api_name="/ask")
+
+CSS = RENDER_CSS + """
+#citeqa-header h1 { margin: 0; font-size: 1.5rem; }
+#citeqa-header p { margin: 4px 0 0 0; color: #57606a; }
+#citeqa-sources { max-height: 640px; overflow-y: auto; }
+.citeqa-status { color: #b42318; background: #fef3f2; border: 1px solid #fda29b; border-radius: 6px; padding: 6px 10px; }
+"""
+
+Message = dict[str, Any]
+
+
+def respond(
+    engine: Engine, question: str, history: list[Message] | None, anchor: str
+) -> tuple[Any, list[Message], Any, str, str]:
+    """One chat turn → (input box, history, sources panel HTML, new anchor question, status line HTML).
+
+    ``anchor`` is the last question that stood on its own; a short follow-up ("那荷蘭呢？") is asked
+    with ``previous=anchor``, and a chain of follow-ups keeps leaning on the same anchor.
+    Input the engine refuses keeps the conversation as it is and shows the reason in the status line
+    and a warning toast, instead of Gradio's error state (which blanks the chat) or a traceback.
+    """
+    import gradio as gr
+
+    history = list(history or [])
+    try:
+        answer = engine.ask(question, previous=anchor or None)
+    except CiteqaError as exc:
+        kind = "問題無法處理" if isinstance(exc, InputError) else "目前無法回答"
+        gr.Warning(f"{kind}：{exc}", title="無法回答")
+        return question, history, gr.skip(), anchor, status_html(f"{kind}：{exc}")
+    turn = sum(1 for m in history if _role(m) == "assistant") + 1
+    history.append({"role": "user", "content": question_html(answer.question)})
+    history.append({"role": "assistant", "content": answer_html(answer, turn)})
+    is_follow_up = bool(anchor) and follow_up_query(answer.question, anchor) is not None
+    new_anchor = anchor if is_follow_up else answer.question
+    return "", history, sources_html(answer, turn), new_anchor, status_html("")
+
+
+def status_html(message: str) -> str:
+    """The line under the input: empty, or an (escaped) error message."""
+    from html import escape
+
+    return f'<div class="citeqa-status" role="alert">{escape(message)}</div>' if message else ""
+
+
+def _role(message: Any) -> str | None:
+    if isinstance(message, dict):
+        role = message.get("role")
+        return role if isinstance(role, str) else None
+    return getattr(message, "role", None)
+
+
+def header_html(engine: Engine) -> str:
+    """The page header; every value in it comes from the index and is escaped."""
+    from html import escape
+
+    sources = sorted(engine.index.manifest.get("sources", {})) or sorted({p.source for p in engine.index.passages})
+    names = "、".join(escape(s) for s in sources[:3]) + ("…" if len(sources) > 3 else "")
+    return (
+        '<div id="citeqa-header"><h1>citeqa 文件問答</h1>'
+        f"<p>根據文件回答問題，每一句答案都標出原文出處。文件：{names}（共 {len(engine.index.passages)} 個段落）</p></div>"
+    )
+
+
+def build_chat(engine: Engine) -> gr.Blocks:
+    """The chat page: question box, example questions, chat history and the sources panel."""
+    import gradio as gr
+
+    max_chars = engine.settings.max_question_chars
+    with gr.Blocks(title="citeqa 文件問答", analytics_enabled=False) as demo:
+        gr.HTML(header_html(engine), js_on_load=None)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(
+                    label="對話",
+                    elem_id="citeqa-chat",
+                    height=520,
+                    render_markdown=False,
+                    sanitize_html=True,
+                    latex_delimiters=[],
+                    allow_tags=False,
+                    feedback_options=None,
+                    buttons=["copy"],
+                    placeholder="請輸入問題，或點選下方的範例問題。",
+                )
+                with gr.Row():
+                    box = gr.Textbox(
+                        label="問題",
+                        placeholder="例如：駐孟買辦事處何時揭牌？",
+                        elem_id="citeqa-question",
+                        lines=1,
+                        max_lines=4,
+                        max_length=max_chars,
+                        scale=5,
+                        autofocus=True,
+                    )
+                    send = gr.Button("提問", variant="primary", scale=1, elem_id="citeqa-send")
+                status = gr.HTML("", elem_id="citeqa-status", js_on_load=None)
+                clear = gr.Button("清除對話", variant="secondary", size="sm")
+                gr.Examples(examples=[[q] for q in EXAMPLES], inputs=box, label="範例問題")
+            with gr.Column(scale=2):
+                sources = gr.HTML(sources_html(None, 0), elem_id="citeqa-sources", js_on_load=None)
+        anchor = gr.State("")
+
+        def on_ask(question: str, history: list[Message] | None, last: str) -> tuple[Any, list[Message], Any, str, str]:
+            return respond(engine, question, history, last)
+
+        def on_clear() -> tuple[str, list[Message], str, str, str]:
+            return "", [], sources_html(None, 0), "", ""
+
+        outputs = [box, chatbot, sources, anchor, status]
+        io: dict[str, Any] = {
+            "inputs": [box, chatbot, anchor], "outputs": outputs, "show_progress_on": [chatbot],
+            "concurrency_limit": 4, "concurrency_id": "citeqa-ask",
+        }
+        box.submit(on_ask, **io, api_name=API_NAME)
+        send.click(on_ask, **io, api_visibility="private")
+        clear.click(on_clear, outputs=outputs, api_visibility="private")
+        chatbot.clear(on_clear, outputs=outputs, api_visibility="private")
+    return demo

@@ -1,0 +1,87 @@
+"""Shared fixtures. Unit tests use a tiny deterministic fake embedder; `slow` tests use the real model."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from citeqa.corpus import CorpusSettings, bundled_corpus_path, load_corpus
+from citeqa.index import build_index, open_index
+from citeqa.qa.engine import Engine
+from citeqa.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class HashEmbedder:
+    """Character-bigram hashing into 256 dims: deterministic, instant, and similar texts get similar vectors."""
+
+    name = "hash-bigram-test"
+    dim = 256
+    fingerprint = "hash-v1"
+
+    def _vec(self, text: str) -> np.ndarray:
+        v = np.zeros(self.dim, dtype=np.float32)
+        grams = [text[i : i + 2] for i in range(max(1, len(text) - 1))]
+        for g in grams:
+            h = int.from_bytes(hashlib.blake2b(g.encode(), digest_size=4).digest(), "little")
+            v[h % self.dim] += 1.0
+        n = np.linalg.norm(v)
+        return v / n if n else v
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+    def encode_passages(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        return self.encode_queries(texts)
+
+
+@pytest.fixture(scope="session")
+def corpus_text() -> str:
+    return bundled_corpus_path().read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def bundled():
+    return load_corpus()
+
+
+@pytest.fixture(scope="session")
+def fake_embedder() -> HashEmbedder:
+    return HashEmbedder()
+
+
+@pytest.fixture(scope="session")
+def fake_index_dir(tmp_path_factory, bundled, fake_embedder) -> Path:
+    d = tmp_path_factory.mktemp("fake-index")
+    build_index(
+        bundled, fake_embedder, d, corpus_settings=CorpusSettings(),
+        source_paths={bundled.documents[0].source: bundled_corpus_path()}, progress=False, log=lambda _: None,
+    )
+    return d
+
+
+@pytest.fixture(scope="session")
+def fake_engine(fake_index_dir, fake_embedder, tmp_path_factory) -> Engine:
+    settings = Settings.from_env({}, index_dir=fake_index_dir, cache_dir=tmp_path_factory.mktemp("cache"))
+    return Engine.assemble(settings, fake_embedder, open_index(fake_index_dir, fake_embedder, corpus_settings=CorpusSettings()))
+
+
+@pytest.fixture(scope="session")
+def real_env(tmp_path_factory) -> dict[str, str]:
+    """Environment for a `citeqa` process using the real model and a default index built once."""
+    base = tmp_path_factory.mktemp("real")
+    env = {**os.environ, "CITEQA_CACHE_DIR": str(base / "cache"), "CITEQA_DATA_DIR": str(base / "data")}
+    subprocess.run([sys.executable, "-m", "citeqa", "index", "--quiet"], env=env, check=True, timeout=900)
+    return env
+
+
+@pytest.fixture(scope="session")
+def real_engine(real_env) -> Engine:
+    return Engine.open(Settings.from_env(real_env), progress=False, log=lambda _: None)
