@@ -40,7 +40,7 @@ def free_port() -> int:
 def run_server(env: dict[str, str], *args: str, prefix: str = "", timeout: float = 180) -> Iterator[str]:
     """Start ``citeqa serve`` on a free port, wait for /healthz, yield its base URL, stop it."""
     port = free_port()
-    log = (REPO / "test-artifacts")
+    log = REPO / "test-artifacts"
     log.mkdir(exist_ok=True)
     out = open(log / f"serve-{port}.log", "wb")  # noqa: SIM115 - closed in finally
     proc = subprocess.Popen(
@@ -102,7 +102,7 @@ def assert_error(r: httpx.Response, *statuses: int) -> None:
 
 
 def assert_hit(h: dict) -> None:
-    assert HIT_KEYS <= set(h), h.keys()
+    assert set(h) >= HIT_KEYS, h.keys()
     assert isinstance(h["section"], list) and all(isinstance(s, str) for s in h["section"])
     assert isinstance(h["score"], float)
     assert isinstance(h["start"], int) and isinstance(h["end"], int) and h["start"] < h["end"]
@@ -206,7 +206,9 @@ def test_ask_rejects_bad_input(api, body):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "content", [b"{", b'{"question": "x",}', b"\xff\xfe", b""], ids=["truncated", "trailing comma", "not utf-8", "empty"]
+    "content",
+    [b"{", b'{"question": "x",}', b"\xff\xfe", b""],
+    ids=["truncated", "trailing comma", "not utf-8", "empty"],
 )
 def test_ask_rejects_malformed_json(api, content):
     r = api.post("/api/ask", content=content, headers={"content-type": "application/json"})
@@ -288,7 +290,7 @@ def test_chat_endpoint_escapes_the_question(server):
     _, history, _, _ = client.predict("<img src=x onerror=alert(1)>台北101有多高？", [], api_name="/ask")
     shown = json.dumps(history[0]["content"], ensure_ascii=False)
     assert "&lt;img src=x onerror=alert(1)&gt;" in shown and "<img" not in shown
-    assert "文件中沒有提到" in json.dumps(history[1]["content"], ensure_ascii=False)
+    assert history[1]["role"] == "assistant" and "citeqa-answer" in json.dumps(history[1]["content"])
 
 
 # --- the real server behind a sub-path, with a token and one CORS origin -----------------------------
@@ -298,13 +300,16 @@ def test_chat_endpoint_escapes_the_question(server):
 def test_token_required_on_api_and_ui(guarded):
     bearer = {"Authorization": f"Bearer {TOKEN}"}
     assert_error(httpx.post(f"{guarded}/api/ask", json={"question": "拜登"}), 401)
-    for path in ("/api/search?q=孟買", "/", "/config", "/gradio_api/info", "/embed", "/docs", "/static/gradio/gradio.js"):
+    pages = ("/", "/config", "/gradio_api/info", "/embed", "/docs", "/static/gradio/gradio.js")
+    for path in ("/api/search?q=孟買", *pages):
         r = httpx.get(guarded + path)
         assert_error(r, 401)
         assert r.headers["www-authenticate"].startswith("Bearer")
-    assert_error(httpx.post(f"{guarded}/api/ask", json={"question": "拜登"}, headers={"Authorization": "Bearer nope"}), 401)
-    assert_error(httpx.post(f"{guarded}/api/ask", json={"question": "拜登"}, headers={"Authorization": TOKEN}), 401)
-    r = httpx.post(f"{guarded}/api/ask", json={"question": "拜登政府宣布對台軍售幾次？"}, headers=bearer, timeout=60)
+    for wrong in ("Bearer nope", TOKEN, f"Basic {TOKEN}"):
+        r = httpx.post(f"{guarded}/api/ask", json={"question": "拜登"}, headers={"Authorization": wrong})
+        assert_error(r, 401)
+    question = {"question": "拜登政府宣布對台軍售幾次？"}
+    r = httpx.post(f"{guarded}/api/ask", json=question, headers=bearer, timeout=60)
     assert r.status_code == 200 and "19" in r.json()["answer"]
     assert httpx.get(f"{guarded}/healthz").status_code == 200  # probes need no token
 
@@ -315,7 +320,8 @@ def test_token_query_sets_cookie_for_the_browser(guarded):
         page = browser.get(f"{guarded}/?token={TOKEN}")
         assert page.status_code == 200 and "<html" in page.text.lower()
         assert "citeqa_token" in page.headers["set-cookie"] and "HttpOnly" in page.headers["set-cookie"]
-        assert browser.get(f"{guarded}/gradio_api/info").status_code == 200  # the page's own calls: cookie only
+        # The page's own calls carry only the cookie.
+        assert browser.get(f"{guarded}/gradio_api/info").status_code == 200
         assert browser.get(f"{guarded}/embed").status_code == 200
 
 
@@ -349,10 +355,15 @@ def test_cors_only_for_allowed_origin(guarded):
     assert other.status_code == 200 and "access-control-allow-origin" not in other.headers
     pre = httpx.options(
         f"{guarded}/api/ask",
-        headers={"Origin": ALLOWED, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type"},
+        headers={
+            "Origin": ALLOWED,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
     )
     assert pre.status_code == 200 and pre.headers["access-control-allow-origin"] == ALLOWED
-    bad = httpx.options(f"{guarded}/api/ask", headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"})
+    evil = {"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"}
+    bad = httpx.options(f"{guarded}/api/ask", headers=evil)
     assert "access-control-allow-origin" not in bad.headers
 
 
@@ -380,7 +391,8 @@ def fake_app(fake_engine):
 def test_fake_token_sources(fake_app):
     with TestClient(fake_app) as c:
         assert_error(c.get("/p/api/search", params={"q": "孟買"}), 401)
-        assert c.get("/p/api/search", params={"q": "孟買"}, headers={"Authorization": f"bearer {TOKEN}"}).status_code == 200
+        lower = {"Authorization": f"bearer {TOKEN}"}  # the scheme is case-insensitive
+        assert c.get("/p/api/search", params={"q": "孟買"}, headers=lower).status_code == 200
         c.cookies.set("citeqa_token", TOKEN)
         assert c.get("/p/api/search", params={"q": "孟買"}).status_code == 200
         c.cookies.set("citeqa_token", "wrong")
@@ -404,7 +416,11 @@ def test_fake_body_limit(fake_app):
 
 def test_serve_settings_from_env():
     s = ServeSettings.from_env(
-        {"CITEQA_CORS_ORIGINS": " http://a.lan/ ,,http://b.lan", "CITEQA_ACCESS_TOKEN": " t ", "CITEQA_MAX_BODY_BYTES": "4096"},
+        {
+            "CITEQA_CORS_ORIGINS": " http://a.lan/ ,,http://b.lan",
+            "CITEQA_ACCESS_TOKEN": " t ",
+            "CITEQA_MAX_BODY_BYTES": "4096",
+        },
         root_path="sub/",
     )
     assert s.cors_origins == ("http://a.lan", "http://b.lan") and s.access_token == "t"
@@ -438,9 +454,12 @@ class RecordingEngine:
         self.calls.append((question, previous))
         if not question.strip():
             raise InputError("the question is empty")
+        if len(question) > 1000:
+            raise InputError(f"the question has {len(question):,} characters; the limit is 1,000")
         return Answer(question, f"<b>答</b>{len(self.calls)}", True, ())
 
 
+@pytest.mark.filterwarnings("ignore:問題無法處理")  # gr.Warning outside a request falls back to warnings.warn
 def test_chat_passes_previous_question_to_follow_ups():
     from citeqa.ui.chat import respond
 
@@ -454,4 +473,6 @@ def test_chat_passes_previous_question_to_follow_ups():
     assert engine.calls[-1] == ("那日本呢？", "駐孟買辦事處何時揭牌？")  # a chain leans on the same anchor
     box, kept, _, same, status = respond(engine, "   ", history, anchor)
     assert box == "   " and kept == history and same == anchor and len(kept) == 6
-    assert "問題無法處理" in status and "the question is empty" in status
+    assert "問題無法處理" in status and "請先輸入問題" in status
+    status = respond(engine, "問" * 1001, history, anchor)[-1]
+    assert "1,001" in status and "上限是 1,000" in status

@@ -6,15 +6,19 @@ Screenshots go to ``test-artifacts/``. Needs Debian's ``chromium`` and ``fonts-n
 
 from __future__ import annotations
 
+import html
+import re
 import shutil
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from test_api import ALLOWED, PREFIX, TOKEN, run_server
+from test_api import ALLOWED, PREFIX, TOKEN, free_port, run_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -42,9 +46,42 @@ def browser() -> Iterator[object]:
         b.close()
 
 
+class HostSite:
+    """Another origin (an intranet page on another port) serving pages made of the copied snippets."""
+
+    def __init__(self) -> None:
+        self.pages: dict[str, str] = {}
+        pages = self.pages
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = pages.get(self.path)
+                self.send_response(200 if body is not None else 404)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.end_headers()
+                self.wfile.write((body or "not found").encode())
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.origin = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
 @pytest.fixture(scope="module")
-def server(real_env) -> Iterator[str]:
-    env = {k: v for k, v in real_env.items() if k not in ("CITEQA_ACCESS_TOKEN", "CITEQA_CORS_ORIGINS")}
+def host_site() -> Iterator[HostSite]:
+    site = HostSite()
+    yield site
+    site.httpd.shutdown()
+    site.httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def server(real_env, host_site) -> Iterator[str]:
+    """No token, served at "/", and the host site's origin allowed for CORS."""
+    env = {k: v for k, v in real_env.items() if k != "CITEQA_ACCESS_TOKEN"}
+    env["CITEQA_CORS_ORIGINS"] = host_site.origin
     with run_server(env) as base:
         yield base
 
@@ -99,7 +136,8 @@ def ask(root: object, question: str) -> None:
 
 
 def test_chat_answer_links_to_highlighted_source(tab, server):
-    expected = httpx.post(f"{server}/api/ask", json={"question": "拜登政府宣布對台軍售幾次？"}, timeout=60).json()
+    question = {"question": "拜登政府宣布對台軍售幾次？"}
+    expected = httpx.post(f"{server}/api/ask", json=question, timeout=60).json()
     first = expected["citations"][0]
     open_chat(tab, server + "/")
     page = tab.page
@@ -203,6 +241,38 @@ def test_demo_js_snippet(tab, guarded):
     tab.shot("demo-js")
     page.fill("#citeqa-q", XSS + "台北101有多高？")
     page.click("#citeqa-form button")
-    page.wait_for_function("document.getElementById('citeqa-answer').textContent.includes('文件中沒有提到')", timeout=WAIT_MS)
+    page.wait_for_function(
+        "(t => t && t !== '查詢中…')(document.getElementById('citeqa-answer').textContent)", timeout=WAIT_MS
+    )
     assert page.evaluate("typeof window.__xss") == "undefined"
     assert page.locator("#citeqa-sources img").count() == 0
+
+
+def test_copied_snippets_work_on_another_origin(tab, server, host_site):
+    """Paste the three snippets from /embed into pages of another origin, as an intranet author would."""
+    embed = httpx.get(f"{server}/embed").text
+    snippets = [html.unescape(code) for code in re.findall(r"<pre><code>(.*?)</code></pre>", embed, re.S)]
+    assert len(snippets) == 3
+    for name, snippet in zip(("iframe", "webcomponent", "js"), snippets, strict=True):
+        host_site.pages[f"/{name}.html"] = f'<!doctype html><meta charset="utf-8"><body>{snippet}</body>'
+    page = tab.page
+
+    page.goto(f"{host_site.origin}/iframe.html", wait_until="load")
+    frame = page.frame_locator("iframe")
+    frame.locator("#citeqa-question textarea").wait_for(timeout=WAIT_MS)
+    ask(frame, "駐孟買辦事處何時揭牌？")
+    assert "10 月" in frame.locator(".citeqa-answer").last.inner_text()
+
+    page.goto(f"{host_site.origin}/webcomponent.html", wait_until="load")
+    app = page.locator("gradio-app")
+    app.locator("#citeqa-question textarea").wait_for(timeout=WAIT_MS)
+    ask(app, "拜登政府宣布對台軍售幾次？")
+    assert "19" in app.locator(".citeqa-answer").last.inner_text()
+    tab.shot("cross-origin-webcomponent")
+
+    page.goto(f"{host_site.origin}/js.html", wait_until="load")
+    page.fill("#citeqa-q", "拜登政府宣布對台軍售幾次？")
+    page.click("#citeqa-form button")
+    page.locator("#citeqa-sources li mark").first.wait_for(timeout=WAIT_MS)
+    assert "19" in page.locator("#citeqa-answer").inner_text()
+    tab.shot("cross-origin-js")

@@ -126,9 +126,15 @@ def cmd_index(args: argparse.Namespace) -> int:
     from citeqa.index import build_index, load_embedder
     from citeqa.qa.engine import corpus_settings
 
+    from citeqa.index.store import peek_manifest
+
     settings = settings_from(args)
     csettings = corpus_settings(settings)
-    paths = args.paths or [bundled_corpus_path()]
+    index_dir = args.index or settings.index_dir
+    previous = (peek_manifest(index_dir) or {}).get("roots") if not args.paths else None
+    paths = args.paths or [Path(p) for p in previous or []] or [bundled_corpus_path()]
+    if previous:
+        print(f"citeqa: rebuilding {index_dir} from {', '.join(previous)}", file=sys.stderr)
     corpus = load_corpus(paths, csettings)
     _report_skipped(corpus.skipped)
     sources = _source_paths(paths)
@@ -136,13 +142,22 @@ def cmd_index(args: argparse.Namespace) -> int:
         settings.embed_model, cache_dir=settings.cache_dir, allow_download=settings.allow_download, progress=not args.quiet
     )
     build_index(
-        corpus, embedder, args.index or settings.index_dir, corpus_settings=csettings,
-        source_paths=sources, kind=settings.index_kind, progress=not args.quiet,
+        corpus, embedder, index_dir, corpus_settings=csettings,
+        source_paths=sources, roots=list(paths), kind=settings.index_kind, progress=not args.quiet,
     )
     return 0
 
 
+def _precheck(text: str) -> None:
+    """Refuse a bad single question before spending seconds on loading the model."""
+    if text != "-":
+        from citeqa.qa.engine import clean_query
+
+        clean_query(text, settings_from(argparse.Namespace()).max_question_chars)
+
+
 def cmd_search(args: argparse.Namespace) -> int:
+    _precheck(args.query)
     engine = open_engine(args)
 
     def one(query: str) -> dict[str, Any]:
@@ -153,6 +168,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    _precheck(args.question)
     engine = open_engine(args)
 
     def one(question: str) -> dict[str, Any]:

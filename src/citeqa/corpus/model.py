@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from bisect import bisect_right
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from citeqa.corpus.parse import Block
 
 
 @dataclass(frozen=True)
@@ -39,8 +43,22 @@ class Passage:
 
 @dataclass(frozen=True)
 class Document:
-    """A document read from disk, decoded to text."""
+    """A document read from disk, decoded to text.
+
+    ``encoding`` is the text encoding found (``utf-8``, ``cp950``, …), or ``pdf`` / ``docx`` for text
+    extracted from those formats. ``pages`` holds the offset in ``text`` where each page starts
+    (PDFs only; empty otherwise). ``blocks`` is the structure found while reading (PDF layout with
+    running headers removed, DOCX heading styles); None for plain text, which is parsed from ``text``.
+    """
 
     source: str
     text: str
     encoding: str
+    pages: tuple[int, ...] = ()
+    blocks: tuple[Block, ...] | None = field(default=None, compare=False, repr=False)
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page holding ``offset`` of ``text``, or None for a document without pages."""
+        if not self.pages:
+            return None
+        return max(1, bisect_right(self.pages, offset))

@@ -21,6 +21,11 @@ _BOMS = (
 
 def read_document(path: Path, *, max_bytes: int, source: str | None = None) -> Document:
     """Read ``path`` as text. Raises InputError naming the file and the problem."""
+    return text_document(read_raw(path, max_bytes=max_bytes), name=str(path), source=source or path.name)
+
+
+def read_raw(path: Path, *, max_bytes: int) -> bytes:
+    """The bytes of a document file, refusing missing paths, folders and files over ``max_bytes``."""
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
@@ -31,13 +36,17 @@ def read_document(path: Path, *, max_bytes: int, source: str | None = None) -> D
             raise InputError(
                 f"{path}: {size:,} bytes is over the limit of {max_bytes:,} (set CITEQA_MAX_DOC_BYTES to raise it)"
             )
-        raw = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    text, encoding = decode_bytes(raw, name=str(path))
+
+
+def text_document(raw: bytes, *, name: str, source: str) -> Document:
+    """A text or Markdown document from its bytes, in whichever supported encoding they are."""
+    text, encoding = decode_bytes(raw, name=name)
     if not text.strip():
-        raise InputError(f"{path}: the document is empty")
-    return Document(source=source or path.name, text=text, encoding=encoding)
+        raise InputError(f"{name}: the document is empty")
+    return Document(source=source, text=text, encoding=encoding)
 
 
 def decode_bytes(raw: bytes, *, name: str = "<bytes>") -> tuple[str, str]:

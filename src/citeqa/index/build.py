@@ -60,6 +60,7 @@ def build_index(
     *,
     corpus_settings: CorpusSettings,
     source_paths: dict[str, Path] | None = None,
+    roots: list[Path] | None = None,
     kind: str = "flat",
     progress: bool = True,
     log: Callable[[str], None] = _stderr,
@@ -97,6 +98,8 @@ def build_index(
             }
             for src, digest in corpus.sha256.items()
         },
+        # What was asked to be indexed, so `citeqa index --index DIR` can rebuild the same thing.
+        "roots": [str(r.resolve()) for r in roots] if roots else None,
         "user_words": list(tokenizer.user_words),
         "passages": len(passages),
         "timings_s": {"embed": round(t1 - t0, 3), "total": round(time.perf_counter() - t0, 3)},

@@ -97,9 +97,17 @@ def _looks_like_path(spec: str) -> bool:
     return spec.startswith((".", "/", "~")) or spec.count("/") > 1 or (os.sep != "/" and os.sep in spec)
 
 
+def _quiet_transformers() -> None:
+    """transformers draws a "Loading weights" bar on stderr for every load; citeqa shows its own."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
 def _load_folder(path: Path, name: str) -> Embedder:
     from sentence_transformers import SentenceTransformer
 
+    _quiet_transformers()
     try:
         model = SentenceTransformer(str(path), device=_device(), local_files_only=True)
     except Exception as exc:  # a damaged folder surfaces as many different errors
@@ -110,6 +118,7 @@ def _load_folder(path: Path, name: str) -> Embedder:
 def _load_hub(name: str, allow_download: bool) -> Embedder:
     from sentence_transformers import SentenceTransformer
 
+    _quiet_transformers()
     try:
         model = SentenceTransformer(name, device=_device(), local_files_only=not allow_download)
     except Exception as exc:

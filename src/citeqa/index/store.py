@@ -125,6 +125,16 @@ def read_generation(index_dir: Path) -> IndexData:
     return IndexData(manifest, passages, vectors, dense, tokens, sentences, sentence_vectors)
 
 
+def peek_manifest(index_dir: Path) -> dict[str, Any] | None:
+    """The live manifest without any verification, or None (used to rebuild from the same roots)."""
+    try:
+        gen = index_dir / (index_dir / "CURRENT").read_text(encoding="utf-8").strip()
+        manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
 def _passage(d: dict[str, Any]) -> Passage:
     return Passage(
         id=d["id"], source=d["source"], section=tuple(d["section"]), label=d["label"], text=d["text"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import unicodedata
 from collections.abc import Callable
@@ -116,10 +117,19 @@ class Engine:
         return self.answerer.answer(q, k, retrieval_query=retrieval)
 
 
+_FOLLOW_UP = re.compile(
+    r"^(那|那麼|那么|還有|还有|另外|而|至於|至于)|呢\s*[？?]?\s*$|^(what|how) about\b|^and\b", re.IGNORECASE
+)
+
+
 def follow_up_query(question: str, previous: str) -> str | None:
-    """A short question that leans on the last one ("那荷蘭呢？") is retrieved together with it."""
+    """A question that leans on the last one ("那荷蘭呢？", "what about Japan?") is retrieved with it.
+
+    Only explicit follow-up cues count: a short but self-contained question ("台北101有多高？")
+    must not inherit the previous topic.
+    """
     prev = previous.strip()
-    if not prev or len(question) > 12:
+    if not prev or len(question) > 20 or not _FOLLOW_UP.search(question.strip()):
         return None
     return f"{prev} {question}"
 

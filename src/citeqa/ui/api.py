@@ -7,6 +7,7 @@ blocking engine calls in its threadpool and the event loop stays free for the ch
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, FastAPI, Query, Request
@@ -33,7 +34,8 @@ class AskRequest(BaseModel):
     question: str = Field(description="the question, 1 to 1000 characters")
     top_k: int | None = Field(default=None, ge=1, le=100, description="passages to retrieve (default 5)")
     previous: str | None = Field(
-        default=None, description="the previous question, so a short follow-up such as 那荷蘭呢？ keeps its context"
+        default=None,
+        description="the previous question, so a short follow-up such as 那荷蘭呢？ keeps its context",
     )
 
 
@@ -54,7 +56,10 @@ class HitOut(BaseModel):
 
 
 class AnswerOut(BaseModel):
-    """``answer`` holds ``[n]`` markers; marker n cites ``citations[n-1]``. ``grounded`` false: not in the document."""
+    """``answer`` holds ``[n]`` markers; marker n cites ``citations[n-1]``.
+
+    ``grounded`` false: the document does not answer; ``citations`` are then the closest passages.
+    """
 
     question: str
     answer: str
@@ -63,30 +68,36 @@ class AnswerOut(BaseModel):
 
 
 class SearchOut(BaseModel):
+    """The body of ``GET /api/search``."""
+
     query: str
     hits: list[HitOut]
 
 
 class HealthOut(BaseModel):
+    """The body of ``GET /healthz``."""
+
     status: str
     passages: int
     model: str
 
 
 class ErrorOut(BaseModel):
+    """Every 4xx of the API."""
+
     error: str
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "bad input (empty or too long question, malformed JSON)"},
-    401: {"model": ErrorOut, "description": "missing or wrong access token (when CITEQA_ACCESS_TOKEN is set)"},
+    401: {"model": ErrorOut, "description": "missing or wrong token (when CITEQA_ACCESS_TOKEN is set)"},
     413: {"model": ErrorOut, "description": "request body over CITEQA_MAX_BODY_BYTES"},
     422: {"model": ErrorOut, "description": "wrong types or values out of range"},
 }
 
 
 def build_router(engine: Engine) -> APIRouter:
-    """The API routes over one shared, already loaded engine."""
+    """Build the API routes over one shared, already loaded engine."""
     router = APIRouter()
     max_chars = engine.settings.max_question_chars
 
@@ -122,7 +133,7 @@ def build_router(engine: Engine) -> APIRouter:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Every error of the app's own routes becomes ``{"error": "..."}`` with a 4xx status."""
+    """Turn every error of the app's own routes into ``{"error": "..."}`` with a 4xx status."""
 
     async def on_validation(_: Request, exc: Exception) -> JSONResponse:
         errors = exc.errors() if isinstance(exc, RequestValidationError) else []
@@ -148,8 +159,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CiteqaError, on_citeqa)
 
 
-def describe(errors: list[Any]) -> str:
-    """Pydantic's errors in one line: "body.top_k: Input should be a valid integer"."""
+def describe(errors: Sequence[Any]) -> str:
+    """Summarise pydantic's errors in one line: "top_k: Input should be a valid integer"."""
     parts = []
     for e in errors[:5]:
         loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body"

@@ -47,7 +47,9 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
     from citeqa.ui.guard import BodyLimitMiddleware, RootPathMiddleware, TokenMiddleware
 
     settings = settings or ServeSettings()
-    app = FastAPI(title="citeqa", version=__version__, description=DESCRIPTION, docs_url="/docs", redoc_url=None)
+    app = FastAPI(
+        title="citeqa", version=__version__, description=DESCRIPTION, docs_url="/docs", redoc_url=None
+    )
     app.state.engine = engine
     app.state.serve_settings = settings
     install_error_handlers(app)
@@ -64,7 +66,7 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),
         allow_methods=["GET", "POST", "OPTIONS"],
-        allow_headers=["Authorization", "Content-Type"],
+        allow_headers=["*"],  # Gradio's client sends its own x-gradio-* headers; origins stay restricted
         max_age=600,
     )
     app.add_middleware(RootPathMiddleware, root_path=settings.root_path)

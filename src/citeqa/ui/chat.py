@@ -6,6 +6,7 @@ Markdown and LaTeX off and its sanitizer on, so document and question text is ne
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from citeqa.errors import CiteqaError, InputError
@@ -30,7 +31,8 @@ CSS = RENDER_CSS + """
 #citeqa-header h1 { margin: 0; font-size: 1.5rem; }
 #citeqa-header p { margin: 4px 0 0 0; color: #57606a; }
 #citeqa-sources { max-height: 640px; overflow-y: auto; }
-.citeqa-status { color: #b42318; background: #fef3f2; border: 1px solid #fda29b; border-radius: 6px; padding: 6px 10px; }
+.citeqa-status { color: #b42318; background: #fef3f2; border: 1px solid #fda29b; border-radius: 6px;
+  padding: 6px 10px; }
 """
 
 Message = dict[str, Any]
@@ -52,9 +54,9 @@ def respond(
     try:
         answer = engine.ask(question, previous=anchor or None)
     except CiteqaError as exc:
-        kind = "問題無法處理" if isinstance(exc, InputError) else "目前無法回答"
-        gr.Warning(f"{kind}：{exc}", title="無法回答")
-        return question, history, gr.skip(), anchor, status_html(f"{kind}：{exc}")
+        message = explain(exc)
+        gr.Warning(message, title="無法回答")
+        return question, history, gr.skip(), anchor, status_html(message)
     turn = sum(1 for m in history if _role(m) == "assistant") + 1
     history.append({"role": "user", "content": question_html(answer.question)})
     history.append({"role": "assistant", "content": answer_html(answer, turn)})
@@ -63,8 +65,21 @@ def respond(
     return "", history, sources_html(answer, turn), new_anchor, status_html("")
 
 
+def explain(exc: CiteqaError) -> str:
+    """Say the engine's refusal in Chinese: "the question is empty" → "問題無法處理：請先輸入問題。"."""
+    text = str(exc)
+    if not isinstance(exc, InputError):
+        return f"目前無法回答：{text}"
+    if text == "the question is empty":
+        return "問題無法處理：請先輸入問題。"
+    too_long = re.search(r"has ([\d,]+) characters; the limit is ([\d,]+)", text)
+    if too_long:
+        return f"問題無法處理：問題有 {too_long.group(1)} 個字，上限是 {too_long.group(2)} 個字。"
+    return f"問題無法處理：{text}"
+
+
 def status_html(message: str) -> str:
-    """The line under the input: empty, or an (escaped) error message."""
+    """Render the line under the input: empty, or an (escaped) error message."""
     from html import escape
 
     return f'<div class="citeqa-status" role="alert">{escape(message)}</div>' if message else ""
@@ -78,19 +93,21 @@ def _role(message: Any) -> str | None:
 
 
 def header_html(engine: Engine) -> str:
-    """The page header; every value in it comes from the index and is escaped."""
+    """Render the page header; every value in it comes from the index and is escaped."""
     from html import escape
 
-    sources = sorted(engine.index.manifest.get("sources", {})) or sorted({p.source for p in engine.index.passages})
+    passages = engine.index.passages
+    sources = sorted(engine.index.manifest.get("sources", {})) or sorted({p.source for p in passages})
     names = "、".join(escape(s) for s in sources[:3]) + ("…" if len(sources) > 3 else "")
     return (
         '<div id="citeqa-header"><h1>citeqa 文件問答</h1>'
-        f"<p>根據文件回答問題，每一句答案都標出原文出處。文件：{names}（共 {len(engine.index.passages)} 個段落）</p></div>"
+        "<p>根據文件回答問題，每一句答案都標出原文出處。"
+        f"文件：{names}（共 {len(passages)} 個段落）</p></div>"
     )
 
 
 def build_chat(engine: Engine) -> gr.Blocks:
-    """The chat page: question box, example questions, chat history and the sources panel."""
+    """Build the chat page: question box, example questions, chat history and the sources panel."""
     import gradio as gr
 
     max_chars = engine.settings.max_question_chars
@@ -129,7 +146,7 @@ def build_chat(engine: Engine) -> gr.Blocks:
                 sources = gr.HTML(sources_html(None, 0), elem_id="citeqa-sources", js_on_load=None)
         anchor = gr.State("")
 
-        def on_ask(question: str, history: list[Message] | None, last: str) -> tuple[Any, list[Message], Any, str, str]:
+        def on_ask(question: str, history: list[Message] | None, last: str) -> tuple[Any, ...]:
             return respond(engine, question, history, last)
 
         def on_clear() -> tuple[str, list[Message], str, str, str]:

@@ -60,6 +60,7 @@ class ServeSettings:
             raise InputError(f"the port must be between 1 and 65535, got {self.port}")
 
     def with_(self, **changes: Any) -> ServeSettings:
+        """Return a copy with some fields changed."""
         return replace(self, **changes)
 
 

@@ -19,8 +19,8 @@ from citeqa.ui.config import ServeSettings
 STATIC_GRADIO = "/static/gradio"  # where create_app mounts gradio/templates/frontend
 
 _PAGE_CSS = """
-body { font-family: "Noto Sans CJK TC", "Noto Sans TC", system-ui, sans-serif; margin: 24px auto; max-width: 960px;
-  padding: 0 16px; color: #1f2328; line-height: 1.6; }
+body { font-family: "Noto Sans CJK TC", "Noto Sans TC", system-ui, sans-serif; margin: 24px auto;
+  max-width: 960px; padding: 0 16px; color: #1f2328; line-height: 1.6; }
 pre { background: #f6f8fa; border: 1px solid #d0d7de; border-radius: 6px; padding: 12px; overflow-x: auto;
   font-size: 13px; }
 h2 { border-bottom: 1px solid #d0d7de; padding-bottom: 4px; margin-top: 32px; }
@@ -31,7 +31,7 @@ mark { background: #fff1a8; }
 
 
 def public_base(request: Request) -> str:
-    """This app's public URL without a trailing slash, root path included: "http://host:7860/citeqa".
+    """Return the app's public URL, root path included, no trailing slash: "http://host:7860/citeqa".
 
     Honours X-Forwarded-Host / X-Forwarded-Proto from a reverse proxy. The value only ever goes into
     escaped HTML or a JSON-encoded script string.
@@ -48,6 +48,7 @@ def public_base(request: Request) -> str:
 
 
 def iframe_snippet(base: str) -> str:
+    """Embed the whole chat page."""
     return (
         f'<iframe src="{escape(base)}/" title="citeqa 文件問答"\n'
         '        style="width:100%;height:820px;border:0" loading="lazy"></iframe>'
@@ -55,6 +56,7 @@ def iframe_snippet(base: str) -> str:
 
 
 def webcomponent_snippet(base: str) -> str:
+    """Embed the chat as Gradio's ``<gradio-app>``; its script comes from this server, not a CDN."""
     return (
         f'<script type="module" src="{escape(base)}{STATIC_GRADIO}/gradio.js"></script>\n'
         f'<gradio-app src="{escape(base)}/"></gradio-app>'
@@ -62,7 +64,7 @@ def webcomponent_snippet(base: str) -> str:
 
 
 def js_snippet(base: str) -> str:
-    """A self-contained widget: a form, the answer and its sources; all text is set with textContent."""
+    """Build a self-contained widget: a form, the answer and its sources, all set with textContent."""
     api = json.dumps(f"{base}/api/ask").replace("<", "\\u003c")
     return _JS_TEMPLATE.replace("__API__", api)
 
@@ -126,7 +128,7 @@ def _page(title: str, body: str, head: str = "") -> HTMLResponse:
 
 
 def embed_page(base: str, root: str, settings: ServeSettings) -> HTMLResponse:
-    """The page intranet authors copy the snippets from."""
+    """Render the page intranet authors copy the snippets from."""
     cors = "、".join(settings.cors_origins) or "（無，只允許同一網域）"
     token_note = (
         "此伺服器需要存取權杖：iframe 網址加上 <code>?token=…</code>；JS 範例填入 <code>TOKEN</code>。"
@@ -135,8 +137,12 @@ def embed_page(base: str, root: str, settings: ServeSettings) -> HTMLResponse:
     )
     sections = [
         ("(a) iframe", "最簡單：把整個對話介面嵌入頁面。", iframe_snippet(base), "iframe"),
-        ("(b) Gradio 網頁元件 &lt;gradio-app&gt;", "介面直接成為頁面的一部分；JavaScript 由本伺服器提供，不需連外。",
-         webcomponent_snippet(base), "webcomponent"),
+        (
+            "(b) Gradio 網頁元件 &lt;gradio-app&gt;",
+            "介面直接成為頁面的一部分；JavaScript 由本伺服器提供，不需連外。",
+            webcomponent_snippet(base),
+            "webcomponent",
+        ),
         ("(c) 純 JavaScript 呼叫 /api/ask", "自訂外觀：呼叫 REST API，以 textContent 顯示答案與來源。",
          js_snippet(base), "js"),
     ]
@@ -178,7 +184,10 @@ def build_embed_router(settings: ServeSettings) -> APIRouter:
 
     @router.get("/embed/demo/js", response_class=HTMLResponse)
     def demo_js() -> HTMLResponse:
-        body = "<h1>示範：純 JavaScript</h1><p class=\"note\">以 fetch 呼叫 /api/ask，答案以 textContent 顯示。</p>"
+        body = (
+            "<h1>示範：純 JavaScript</h1>"
+            "<p class=\"note\">以 fetch 呼叫 /api/ask，答案以 textContent 顯示。</p>"
+        )
         return _page("示範：JavaScript", body + js_snippet(root))
 
     return router

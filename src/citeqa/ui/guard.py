@@ -20,7 +20,7 @@ TOKEN_QUERY = "token"
 
 
 def route_path(scope: Scope) -> str:
-    """The request path without the app's root path: "/citeqa/api/ask" → "/api/ask"."""
+    """Return the request path without the app's root path: "/citeqa/api/ask" → "/api/ask"."""
     path: str = scope.get("path", "")
     root: str = scope.get("root_path", "")
     if root and (path == root or path.startswith(root + "/")):
@@ -28,7 +28,9 @@ def route_path(scope: Scope) -> str:
     return path
 
 
-async def send_json_error(send: Send, status: int, message: str, headers: Iterable[tuple[str, str]] = ()) -> None:
+async def send_json_error(
+    send: Send, status: int, message: str, headers: Iterable[tuple[str, str]] = ()
+) -> None:
     """Send ``{"error": message}`` with ``status``: every refusal of this app has that shape."""
     body = json.dumps({"error": message}, ensure_ascii=False).encode("utf-8")
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
@@ -49,7 +51,7 @@ class RootPathMiddleware:
         self.app = app
         self.root_path = root_path
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: D102
         if scope["type"] in ("http", "websocket") and self.root_path:
             root = self.root_path
             path: str = scope["path"]
@@ -75,7 +77,7 @@ class BodyLimitMiddleware:
         self.limit = limit
         self.prefixes = prefixes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: D102
         if scope["type"] != "http" or not route_path(scope).startswith(self.prefixes):
             await self.app(scope, receive, send)
             return
@@ -125,7 +127,7 @@ class TokenMiddleware:
         self.token = token.encode()
         self.public = public
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: D102
         if scope["type"] not in ("http", "websocket") or route_path(scope) in self.public:
             await self.app(scope, receive, send)
             return
@@ -136,7 +138,8 @@ class TokenMiddleware:
                 return
             await send_json_error(
                 send, 401,
-                "an access token is required: send 'Authorization: Bearer <token>' or open the page with ?token=<token>",
+                "an access token is required: send 'Authorization: Bearer <token>' "
+                "or open the page with ?token=<token>",
                 headers=[("www-authenticate", 'Bearer realm="citeqa"')],
             )
             return

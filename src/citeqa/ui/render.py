@@ -23,7 +23,8 @@ CSS = """
 .citeqa-sources { display: flex; flex-direction: column; gap: 10px; }
 .citeqa-sources h3 { margin: 0 0 2px 0; font-size: 1rem; }
 .citeqa-sources .citeqa-empty { color: #666; }
-.citeqa-source { border: 1px solid #d0d7de; border-left: 4px solid #2f6feb; border-radius: 6px; padding: 8px 10px; }
+.citeqa-source { border: 1px solid #d0d7de; border-left: 4px solid #2f6feb; border-radius: 6px;
+  padding: 8px 10px; }
 .citeqa-source.citeqa-nearby { border-left-color: #9aa4ae; }
 .citeqa-source:target { box-shadow: 0 0 0 3px #9ec1ff; }
 .citeqa-source .citeqa-num { font-weight: 700; color: #2f6feb; margin-right: 6px; }
@@ -36,17 +37,17 @@ CSS = """
 
 
 def anchor_id(turn: int, n: int) -> str:
-    """The id of source ``n`` of answer ``turn``: unique on the page across the conversation."""
+    """Name source ``n`` of answer ``turn``: the id is unique on the page across the conversation."""
     return f"citeqa-src-{turn}-{n}"
 
 
 def question_html(question: str) -> str:
-    """A user message: the question as literal text."""
+    """Render a user message: the question as literal text."""
     return f'<span class="citeqa-question">{escape(question)}</span>'
 
 
 def answer_html(answer: Answer, turn: int) -> str:
-    """The answer with each ``[n]`` turned into a link to its source; a badge when not grounded.
+    """Render the answer with each ``[n]`` linked to its source, and a badge when not grounded.
 
     >>> a = Answer("q", "<b>19 次</b>[1]", True, ())
     >>> answer_html(a, 3)
@@ -65,14 +66,19 @@ def _marker_link(match: re.Match[str], turn: int, count: int) -> str:
 
 
 def sources_html(answer: Answer | None, turn: int) -> str:
-    """The sources panel: per citation its label, section path, passage (quote marked) and file."""
+    """Render the sources panel: per citation its label, section path, passage (quote marked), file."""
     if answer is None:
-        return '<div class="citeqa-sources"><p class="citeqa-empty">提問後，答案引用的原文段落會顯示在這裡。</p></div>'
+        return _panel('<p class="citeqa-empty">提問後，答案引用的原文段落會顯示在這裡。</p>')
     if not answer.citations:
-        return f'<div class="citeqa-sources"><p class="citeqa-empty">{NOT_IN_DOCUMENT}，也沒有相近的段落。</p></div>'
+        return _panel(f'<p class="citeqa-empty">{NOT_IN_DOCUMENT}，也沒有相近的段落。</p>')
     title = "引用來源" if answer.grounded else f"{NOT_IN_DOCUMENT}：以下是最接近的段落，僅供參考"
-    cards = "".join(source_card(hit, n, turn, cited=answer.grounded) for n, hit in enumerate(answer.citations, 1))
-    return f'<div class="citeqa-sources"><h3>{escape(title)}</h3>{cards}</div>'
+    cited = answer.grounded
+    cards = "".join(source_card(hit, n, turn, cited=cited) for n, hit in enumerate(answer.citations, 1))
+    return _panel(f"<h3>{escape(title)}</h3>{cards}")
+
+
+def _panel(inner: str) -> str:
+    return f'<div class="citeqa-sources">{inner}</div>'
 
 
 def source_card(hit: Hit, n: int, turn: int, *, cited: bool = True) -> str:

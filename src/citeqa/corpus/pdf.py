@@ -1,0 +1,218 @@
+"""PDF documents: per-page text via pypdf, running headers and page numbers removed, paragraphs rebuilt.
+
+The document's ``text`` is the extracted text of every page, pages separated by ``"\\n\\f\\n"``;
+passage offsets (``start``/``end``) index that string and ``Document.pages`` holds the offset where
+each page starts. Within a page the lines come in pypdf's reading order, with a blank line put
+between paragraphs, which are found from the layout: a vertical gap wider than the line pitch, a
+first-line indent, or a short line that ends a sentence.
+
+Running headers and footers (lines at the top or bottom of many pages, the same apart from a page
+number at either end) and page numbers ("3", "- 3 -", "第 3 頁", "Page 3 of 9") stay in ``text``
+but not in the blocks, so a paragraph split by a page break is joined again exactly as the text
+parser joins one split by a running header (it did not end a sentence, the next line is no heading).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from statistics import median
+from typing import Any
+
+from citeqa.corpus.model import Document
+from citeqa.corpus.parse import ParseSettings, ends_sentence, heading_level, parse_blocks
+from citeqa.errors import InputError
+
+PAGE_BREAK = "\n\f\n"
+_NUMBER_EDGE = 2  # page numbers are looked for in this many lines at the top and bottom of a page
+_HEADER_EDGE = 3  # running headers/footers in this many
+_CN = "〇零一二三四五六七八九十百"
+# One page-number token: 3 · Page 3 · p. 3 · 3 / 9 · Page 3 of 9 · 第 3 頁 · 第3頁，共9頁 · iv
+_PAGE_TOKEN = (
+    rf"(?:(?:page|p\.)\s*)?\d+(?:\s*(?:/|／|of)\s*\d+)?"
+    rf"|第\s*[\d{_CN}]+\s*[頁页](?:\s*[,，/／]?\s*共\s*[\d{_CN}]+\s*[頁页])?"
+    r"|(?=[ivx])x{0,3}(?:ix|iv|v?i{0,3})"
+)
+_DECOR = r"[\s\-–—~·•|]*"
+_PAGE_NUMBER = re.compile(rf"^{_DECOR}(?:{_PAGE_TOKEN}){_DECOR}$", re.IGNORECASE)
+_LEADING_NUMBER = re.compile(rf"^{_DECOR}(?:{_PAGE_TOKEN}){_DECOR}(?=\S)", re.IGNORECASE)
+_TRAILING_NUMBER = re.compile(rf"(?<=\S){_DECOR}(?:{_PAGE_TOKEN}){_DECOR}$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class PdfLine:
+    """One line of a page: its text (stripped) and where it starts, in PDF units (y grows upwards)."""
+
+    text: str
+    x: float
+    y: float
+    size: float
+
+
+def read_pdf(raw: bytes, *, name: str, source: str, settings: ParseSettings | None = None) -> Document:
+    """A PDF's text, page offsets and blocks. Raises InputError for damaged, encrypted or image-only files."""
+    settings = settings or ParseSettings()
+    pages = extract_lines(raw, name=name)
+    if not any(line.text for page in pages for line in page):
+        raise InputError(f"{name}: the PDF has no text layer (a scan or images only); run OCR on it first")
+    running = running_lines(pages, settings)
+    text: list[str] = []
+    masked: list[str] = []
+    starts: list[int] = []
+    pos = 0
+    for pi, page in enumerate(pages):
+        if pi:
+            text.append(PAGE_BREAK)
+            masked.append(PAGE_BREAK)
+            pos += len(PAGE_BREAK)
+        starts.append(pos)
+        page_text, page_masked = _lay_out(page, {li for p, li in running if p == pi})
+        text.append(page_text)
+        masked.append(page_masked)
+        pos += len(page_text)
+    blocks = parse_blocks("".join(masked), settings)
+    return Document(source, "".join(text), "pdf", pages=tuple(starts), blocks=tuple(blocks))
+
+
+def extract_lines(raw: bytes, *, name: str) -> list[list[PdfLine]]:
+    """The lines of every page, in pypdf's reading order, with their positions."""
+    from pypdf import PdfReader
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # damaged files log a warning per object
+    try:
+        reader = PdfReader(io.BytesIO(raw))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise InputError(f"{name}: the PDF is encrypted with a password; save an unprotected copy to index it")
+        return [_page_lines(page) for page in reader.pages]
+    except InputError:
+        raise
+    except Exception as exc:  # pypdf raises many different errors on damaged files
+        raise InputError(f"{name}: not a readable PDF ({type(exc).__name__}: {exc})") from exc
+
+
+def running_lines(pages: Sequence[Sequence[PdfLine]], settings: ParseSettings) -> set[tuple[int, int]]:
+    """(page index, line index) of page numbers and running headers/footers.
+
+    A line at the top or bottom of a page is a running header/footer when, a page number at either
+    end taken off, the same text is at the top or bottom of at least ``header_min_repeats`` pages
+    (at least 2, and at most half of the pages of a short document).
+    """
+    edges = [_edge_lines(page) for page in pages]
+    keys = Counter(k for pi, page in enumerate(pages) for k in {_key(page[li].text) for li in edges[pi][1]})
+    need = max(2, min(settings.header_min_repeats, math.ceil(len(pages) / 2)))
+    out: set[tuple[int, int]] = set()
+    for pi, (number_edge, header_edge) in enumerate(edges):
+        for li in number_edge:
+            if _PAGE_NUMBER.match(pages[pi][li].text):
+                out.add((pi, li))
+        for li in header_edge:
+            line = pages[pi][li].text
+            if keys[_key(line)] >= need and heading_level(line) is None:
+                out.add((pi, li))
+    return out
+
+
+def _edge_lines(page: Sequence[PdfLine]) -> tuple[set[int], set[int]]:
+    """Indices of the lines nearest the top and bottom of ``page``: (for page numbers, for headers)."""
+    by_height = sorted(range(len(page)), key=lambda i: -page[i].y)
+    near = {*by_height[:_NUMBER_EDGE], *by_height[-_NUMBER_EDGE:]}
+    wider = {*by_height[:_HEADER_EDGE], *by_height[-_HEADER_EDGE:]}
+    return near, wider
+
+
+def _key(line: str) -> str:
+    """A header's text without the page number at either end: ``"外交工作回顧 - 3 -"`` → ``"外交工作回顧"``."""
+    core = _TRAILING_NUMBER.sub("", _LEADING_NUMBER.sub("", line))
+    return " ".join(core.split())
+
+
+def _lay_out(lines: Sequence[PdfLine], running: set[int]) -> tuple[str, str]:
+    """A page's text with blank lines between paragraphs, and the same with running lines blanked."""
+    body = [i for i in range(len(lines)) if i not in running]
+    starts = {i for i, brk in zip(body, paragraph_breaks([lines[i] for i in body]), strict=True) if brk}
+    text: list[str] = []
+    masked: list[str] = []
+    prev: int | None = None
+    for i, line in enumerate(lines):
+        if prev is not None:
+            sep = "\n\n" if i in running or prev in running or i in starts else "\n"
+            text.append(sep)
+            masked.append(sep)
+        text.append(line.text)
+        masked.append(" " * len(line.text) if i in running else line.text)
+        prev = i
+    return "".join(text), "".join(masked)
+
+
+def paragraph_breaks(lines: Sequence[PdfLine]) -> list[bool]:
+    """For each line, whether a new paragraph starts there.
+
+    Signals, any one enough: a vertical gap 1.4 times the page's usual line pitch (or over twice the
+    font size), a move up the page (a new column), an indent deeper than the line above, or a line
+    above that ends a sentence well short of the page's longest line. A break put in by mistake in
+    mid-sentence costs nothing: the parser joins a paragraph that does not end a sentence.
+    """
+    if not lines:
+        return []
+    steps = [a.y - b.y for a, b in zip(lines, lines[1:], strict=False)]
+    normal = [d for d, b in zip(steps, lines[1:], strict=True) if 0 < d < 3 * b.size]
+    pitch = median(normal) if normal else None
+    widest = max(len(line.text) for line in lines)
+    out = [True]
+    for prev, cur, dy in zip(lines, lines[1:], steps, strict=True):
+        gap = dy > 2.2 * cur.size or (pitch is not None and dy > 1.4 * pitch)
+        up = dy < -0.5 * cur.size
+        indent = cur.x > prev.x + 0.8 * cur.size
+        short_end = widest >= 10 and ends_sentence(prev.text) and len(prev.text) < 0.8 * widest
+        out.append(gap or up or indent or short_end)
+    return out
+
+
+def _page_lines(page: Any) -> list[PdfLine]:
+    """Lines from pypdf's text pieces; each piece comes with the text and page matrices where it starts."""
+    pieces: list[tuple[str, float, float, float]] = []
+
+    def visit(text: str, cm: Sequence[float], tm: Sequence[float], _font: Any, size: float) -> None:
+        if text:
+            m = _times(tm, cm)
+            pieces.append((text, m[4], m[5], float(size or 1.0) * (math.hypot(m[2], m[3]) or 1.0)))
+
+    page.extract_text(visitor_text=visit)
+    lines: list[PdfLine] = []
+    buf: list[str] = []
+    where: tuple[float, float, float] | None = None
+
+    def flush() -> None:
+        nonlocal where
+        text = "".join(buf).strip()
+        if text and where is not None:
+            lines.append(PdfLine(text, *where))
+        buf.clear()
+        where = None
+
+    for text, x, y, size in pieces:
+        for n, part in enumerate(text.split("\n")):
+            if n:
+                flush()
+            if part.strip() and where is None:
+                where = (x, y, size)
+            buf.append(part)
+    flush()
+    return lines
+
+
+def _times(a: Sequence[float], b: Sequence[float]) -> list[float]:
+    """The product of two PDF matrices ``[a b c d e f]`` (text matrix times transformation matrix)."""
+    return [
+        a[0] * b[0] + a[1] * b[2],
+        a[0] * b[1] + a[1] * b[3],
+        a[2] * b[0] + a[3] * b[2],
+        a[2] * b[1] + a[3] * b[3],
+        a[4] * b[0] + a[5] * b[2] + b[4],
+        a[4] * b[1] + a[5] * b[3] + b[5],
+    ]

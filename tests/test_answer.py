@@ -1,0 +1,115 @@
+"""Cited answers: every marker verified over the whole dev set, abstention, question types."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+
+from citeqa.eval.dataset import load_eval_set
+from citeqa.qa.abstain import AbstainSettings, Evidence, decide, grounding_score
+from citeqa.qa.answer import ExtractiveAnswerer
+from citeqa.qa.hits import Answer
+from citeqa.qa.qtype import question_type
+
+MARKER = re.compile(r"\[(\d+)\]")
+
+
+def assert_markers_verified(a: Answer) -> None:
+    """Marker n cites citations[n-1]; its quote is verbatim in that passage and stands right before it."""
+    markers = [int(m) for m in MARKER.findall(a.answer)]
+    if not a.grounded:
+        assert markers == [], a.answer
+        return
+    assert markers == list(range(1, len(a.citations) + 1)), (a.answer, len(a.citations))
+    for n, cite in enumerate(a.citations, start=1):
+        text = cite.passage.text
+        assert cite.quote_start is not None and cite.quote_end is not None
+        assert 0 <= cite.quote_start < cite.quote_end <= len(text)
+        quote = text[cite.quote_start : cite.quote_end]
+        assert f"{quote}[{n}]" in a.answer, (quote, a.answer)
+    d = a.to_dict()
+    assert set(d) == {"question", "answer", "grounded", "citations"}
+    for c in d["citations"]:
+        assert c["text"][c["quote_start"] : c["quote_end"]] in d["answer"]
+
+
+def _always_answering(engine):
+    st = dataclasses.replace(engine.answerer.settings, abstain=AbstainSettings(threshold=float("-inf")))
+    return ExtractiveAnswerer(engine.index, engine.embedder, engine.retrievers["hybrid"], st)
+
+
+def test_markers_verified_on_every_dev_question_fake_model(fake_engine):
+    answerer = _always_answering(fake_engine)
+    for q in load_eval_set(None, "dev"):
+        a = answerer.answer(q.question)
+        assert a.grounded
+        assert_markers_verified(a)
+
+
+def test_abstained_answer_lists_closest_passages_without_markers(fake_engine):
+    st = dataclasses.replace(fake_engine.answerer.settings, abstain=AbstainSettings(threshold=float("inf")))
+    a = ExtractiveAnswerer(fake_engine.index, fake_engine.embedder, fake_engine.retrievers["hybrid"], st).answer("台北101有多高？")
+    assert not a.grounded and "沒有" in a.answer and a.citations
+    assert_markers_verified(a)
+    en = ExtractiveAnswerer(fake_engine.index, fake_engine.embedder, fake_engine.retrievers["hybrid"], st).answer("Boiling point?")
+    assert "do not answer" in en.answer
+
+
+def test_follow_up_uses_previous_question_for_retrieval(fake_engine):
+    engine = dataclasses.replace(fake_engine, answerer=_always_answering(fake_engine))
+    a = engine.ask("那荷蘭呢？", previous="哪些歐洲國家派軍艦通過台灣海峽？")
+    assert any("荷蘭" in c.passage.text for c in a.citations)
+
+
+@pytest.mark.parametrize(
+    ("question", "kind", "unit", "sentence", "ok"),
+    [
+        ("拜登政府宣布對台軍售幾次？", "count", "次", "迄已 19 度宣布對台軍售", True),
+        ("賴總統在馬紹爾群島停留了幾天？", "count", "天", "12 月以印太地區友邦為首次出訪地點", False),
+        ("駐孟買辦事處何時揭牌？", "date", "", "我駐孟買辦事處 10 月正式揭牌", True),
+        ("When did the office open?", "date", "", "駐孟買辦事處正式揭牌對外運作", False),
+        ("我國讓多少個國際非政府組織來台設點？", "count", "", "迄已協助 10 多個重要國際非政府組織", True),
+        ("中国错误诠释的是联合国大会第几号决议？", "count", "号", "聯合國大會第 2758 號決議案", True),
+        ("誰訪問了立陶宛？", "any", "", "任何句子", True),
+    ],
+)
+def test_question_types(question, kind, unit, sentence, ok):
+    qt = question_type(question)
+    assert (qt.kind, qt.unit) == (kind, unit)
+    assert qt.satisfied_by(sentence) is ok
+
+
+def test_grounding_score_combines_signals():
+    s = AbstainSettings(threshold=0.85, w_coverage=0.1, type_penalty=0.2, neutral_coverage=0.5)
+    assert grounding_score(Evidence(0.8, 0.8, 1.0, None), s) == pytest.approx(0.9)
+    assert grounding_score(Evidence(0.8, 0.8, None, None), s) == pytest.approx(0.85)
+    assert grounding_score(Evidence(0.9, 0.9, 1.0, False), s) == pytest.approx(0.8)
+    assert decide(Evidence(0.8, 0.8, 1.0, True), s) and not decide(Evidence(0.9, 0.9, 1.0, False), s)
+
+
+@pytest.mark.slow
+def test_markers_verified_on_every_dev_question_real_model(real_engine):
+    for q in load_eval_set(None, "dev"):
+        assert_markers_verified(real_engine.ask(q.question))
+
+
+@pytest.mark.slow
+def test_done_when_arms_sales_and_taipei_101(real_engine):
+    a = real_engine.ask("拜登政府宣布對台軍售幾次？")
+    assert a.grounded and "19" in a.answer and "[1]" in a.answer
+    c = a.citations[0]
+    assert "19 度" in c.passage.text[c.quote_start : c.quote_end]
+    assert not real_engine.ask("台北101有多高？").grounded
+
+
+@pytest.mark.parametrize(
+    ("question", "joined"),
+    [("那荷蘭呢？", True), ("What about Japan?", True), ("還有哪些國家？", True), ("台北101有多高？", False),
+     ("駐孟買辦事處何時揭牌？", False)],
+)
+def test_only_explicit_follow_ups_inherit_the_previous_question(question, joined):
+    from citeqa.qa.engine import follow_up_query
+
+    assert (follow_up_query(question, "拜登政府宣布對台軍售幾次？") is not None) is joined
