@@ -14,7 +14,7 @@ import resource
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 
@@ -93,6 +93,20 @@ def current_rss_mib() -> float:
         return round(pages * os.sysconf("SC_PAGE_SIZE") / 1024**2, 1)
     except (OSError, ValueError):
         return float("nan")
+
+
+def release_free_memory() -> None:
+    """Collect garbage and hand freed heap pages back to the OS (glibc ``malloc_trim``), so that an
+    RSS delta measured next counts new allocations instead of reused, already resident pages."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    name = ctypes.util.find_library("c")
+    if name:
+        with suppress(OSError, AttributeError):  # not glibc: deltas are then only approximate
+            ctypes.CDLL(name).malloc_trim(0)
 
 
 @contextmanager

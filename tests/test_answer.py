@@ -72,7 +72,13 @@ def test_follow_up_uses_previous_question_for_retrieval(fake_engine):
         ("When did the office open?", "date", "", "駐孟買辦事處正式揭牌對外運作", False),
         ("我國讓多少個國際非政府組織來台設點？", "count", "", "迄已協助 10 多個重要國際非政府組織", True),
         ("中国错误诠释的是联合国大会第几号决议？", "count", "号", "聯合國大會第 2758 號決議案", True),
-        ("誰訪問了立陶宛？", "any", "", "任何句子", True),
+        ("誰訪問了立陶宛？", "person", "", "蕭美琴副總統當選人於 3 月訪問立陶宛", True),
+        ("駐孟買辦事處的處長是誰？", "person", "", "我駐孟買辦事處 10 月正式揭牌對外運作", False),
+        ("有幾個具 WHO 會員國身分的友邦提案？", "count", "", "11 個具「世界衛生組織」（WHO）會員國身分的友邦", True),
+        ("台北101有多高？", "measure", "", "賴總統出訪太平洋友邦期間過境美國檀香山與關島", False),
+        ("外交部 2024 年的總預算是多少？", "money", "", "國務院編列 1 億美元「歷史性」援台預算", True),
+        ("What was Taiwan's GDP growth rate?", "rate", "", "2024 年我國仍舊面臨", False),
+        ("中國今年片面變更了哪一條航線？", "any", "", "任何句子", True),
     ],
 )
 def test_question_types(question, kind, unit, sentence, ok):
@@ -82,7 +88,7 @@ def test_question_types(question, kind, unit, sentence, ok):
 
 
 def test_grounding_score_combines_signals():
-    s = AbstainSettings(threshold=0.85, w_coverage=0.1, type_penalty=0.2, neutral_coverage=0.5)
+    s = AbstainSettings(threshold=0.85, w_coverage=0.1, type_penalty=0.2, cross_lingual_bonus=0.05)
     assert grounding_score(Evidence(0.8, 0.8, 1.0, None), s) == pytest.approx(0.9)
     assert grounding_score(Evidence(0.8, 0.8, None, None), s) == pytest.approx(0.85)
     assert grounding_score(Evidence(0.9, 0.9, 1.0, False), s) == pytest.approx(0.8)

@@ -41,9 +41,19 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--max-chars", type=int, help="split paragraphs longer than this at sentence ends")
     c.set_defaults(func=cmd_chunks)
 
-    i = sub.add_parser("index", help="build the index of documents (default: the bundled corpus)")
+    i = sub.add_parser(
+        "index",
+        help="index documents: files and folders of .txt .md .pdf .docx (default: the bundled corpus)",
+        description="Index documents. Re-running it on the same paths embeds only added or changed files; "
+        "with no PATH it updates the index from the paths it was built from.",
+    )
     i.add_argument("paths", nargs="*", type=Path, metavar="PATH")
     _index_options(i)
+    i.add_argument("--include", action="append", default=[], metavar="GLOB",
+                   help="only files whose path inside a folder given matches (repeatable)")
+    i.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                   help="skip files whose path inside a folder given matches (repeatable)")
+    i.add_argument("--full", action="store_true", help="embed every file again, even unchanged ones")
     i.add_argument("--kind", choices=("flat", "hnsw", "ivf"), help="FAISS index type (default flat)")
     i.add_argument("--max-chars", type=int, help="split paragraphs longer than this at sentence ends")
     i.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -53,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("query", metavar="QUERY")
     _query_options(s)
     s.add_argument("--retriever", choices=("hybrid", "dense", "bm25"), default="hybrid")
+    s.add_argument("--source", metavar="GLOB", help="only passages of documents whose source name matches")
     s.set_defaults(func=cmd_search)
 
     a = sub.add_parser("ask", help="answer a question with cited sources; '-' reads questions from stdin")
@@ -69,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--report", type=Path, metavar="DIR", help="write report.md, report.json, report.png")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     e.add_argument("--calibrate", action="store_true", help="fit the abstention threshold (on --split, default dev)")
+    e.add_argument(
+        "--max-false-abstain", type=float, default=0.01, help="calibration cap on wrongly abstained answerable questions"
+    )
     e.set_defaults(func=cmd_eval)
 
     from citeqa.ui.command import add_serve_command  # light: imports gradio only when run
@@ -124,26 +138,28 @@ def cmd_chunks(args: argparse.Namespace) -> int:
 def cmd_index(args: argparse.Namespace) -> int:
     from citeqa.corpus import bundled_corpus_path, load_corpus
     from citeqa.index import build_index, load_embedder
-    from citeqa.qa.engine import corpus_settings
-
     from citeqa.index.store import peek_manifest
+    from citeqa.qa.engine import corpus_settings
 
     settings = settings_from(args)
     csettings = corpus_settings(settings)
     index_dir = args.index or settings.index_dir
-    previous = (peek_manifest(index_dir) or {}).get("roots") if not args.paths else None
-    paths = args.paths or [Path(p) for p in previous or []] or [bundled_corpus_path()]
-    if previous:
-        print(f"citeqa: rebuilding {index_dir} from {', '.join(previous)}", file=sys.stderr)
-    corpus = load_corpus(paths, csettings)
+    include, exclude = args.include, args.exclude
+    previous = None if args.paths else peek_manifest(index_dir) or {}
+    roots = (previous or {}).get("roots")
+    paths = args.paths or [Path(p) for p in roots or []] or [bundled_corpus_path()]
+    if previous and roots:
+        include = include or previous.get("include") or []
+        exclude = exclude or previous.get("exclude") or []
+        print(f"citeqa: updating {index_dir} from {', '.join(roots)}", file=sys.stderr)
+    corpus = load_corpus(paths, csettings, include=include, exclude=exclude)
     _report_skipped(corpus.skipped)
-    sources = _source_paths(paths)
     embedder = load_embedder(
         settings.embed_model, cache_dir=settings.cache_dir, allow_download=settings.allow_download, progress=not args.quiet
     )
     build_index(
-        corpus, embedder, index_dir, corpus_settings=csettings,
-        source_paths=sources, roots=list(paths), kind=settings.index_kind, progress=not args.quiet,
+        corpus, embedder, index_dir, corpus_settings=csettings, source_paths=corpus.paths, roots=list(paths),
+        include=include, exclude=exclude, kind=settings.index_kind, progress=not args.quiet, incremental=not args.full,
     )
     return 0
 
@@ -161,10 +177,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     engine = open_engine(args)
 
     def one(query: str) -> dict[str, Any]:
-        hits = engine.search(query, args.top_k, args.retriever)
+        hits = engine.search(query, args.top_k, args.retriever, source=args.source)
         return {"query": query, "hits": [h.to_dict() for h in hits]}
 
-    return _run_queries(args.query, args.json, one, _print_hits)
+    return _run_queries(args.query, args.json, one, _print_hits, key="query")
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -174,7 +190,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     def one(question: str) -> dict[str, Any]:
         return dict(engine.ask(question, args.top_k).to_dict())
 
-    return _run_queries(args.question, args.json, one, _print_answer)
+    return _run_queries(args.question, args.json, one, _print_answer, key="question")
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -214,7 +230,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     split = args.split or "dev"
     questions = load_eval_set(args.eval_set, split)
-    result = calibrate(collect(open_engine(args), questions))
+    result = calibrate(collect(open_engine(args), questions), args.max_false_abstain)
     out = {"split": split, **asdict(result)}
     if args.json:
         _print_json(out)
@@ -222,12 +238,20 @@ def _calibrate(args: argparse.Namespace) -> int:
         s = result.settings
         print(f"calibrated on {split}: {result.answerable} answerable, {result.unanswerable} unanswerable questions")
         print(f"abstains on {result.abstain_recall:.1%} of unanswerable, wrongly on {result.false_abstain_rate:.1%}")
-        print(f"threshold {s.threshold}  coverage weight {s.w_coverage}  type penalty {s.type_penalty}")
+        print(
+            f"threshold {s.threshold}  coverage weight {s.w_coverage}  type penalty {s.type_penalty}  "
+            f"cross-lingual bonus {s.cross_lingual_bonus}"
+        )
     return 0
 
 
 def _run_queries(
-    text: str, as_json: bool, one: Callable[[str], dict[str, Any]], show: Callable[[dict[str, Any]], None]
+    text: str,
+    as_json: bool,
+    one: Callable[[str], dict[str, Any]],
+    show: Callable[[dict[str, Any]], None],
+    *,
+    key: str,
 ) -> int:
     """One query, or with '-' one per stdin line: JSON Lines in order; a bad line gets an error object."""
     if text != "-":
@@ -240,7 +264,7 @@ def _run_queries(
             result = one(line)
         except CiteqaError as exc:
             failed += 1
-            result = {"query": line, "error": str(exc)}
+            result = {key: line, "error": str(exc)}
             if not as_json:
                 print(f"citeqa: error: {exc}", file=sys.stderr)
                 continue
@@ -278,19 +302,6 @@ def _print_answer(result: dict[str, Any]) -> None:
 def _report_skipped(skipped: Sequence[Any]) -> None:
     for s in skipped:
         print(f"citeqa: skipped {s.reason}", file=sys.stderr)
-
-
-def _source_paths(paths: Sequence[Path]) -> dict[str, Path]:
-    """Map each document's source name to its file, as load_corpus names them."""
-    from citeqa.corpus.loader import walk_documents
-
-    out: dict[str, Path] = {}
-    for root in paths:
-        if root.is_dir():
-            out.update({p.relative_to(root).as_posix(): p for p in walk_documents(root)})
-        else:
-            out[root.name] = root
-    return out
 
 
 if __name__ == "__main__":

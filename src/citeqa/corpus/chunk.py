@@ -87,6 +87,11 @@ def section_label(section: tuple[str, ...]) -> str:
     return f"{prefix} {last}".strip() if prefix else last
 
 
+def label_with_page(label: str, page: int) -> str:
+    """A PDF passage's label names the page it starts on: ``"一、(一) ¶2"``, 3 → ``"一、(一) ¶2 p.3"``."""
+    return f"{label} p.{page}".strip()
+
+
 def split_long(text: str, max_chars: int) -> list[tuple[int, str]]:
     """Pack whole sentences into pieces of at most ``max_chars``; returns (offset, piece) pairs."""
     if len(text) <= max_chars:

@@ -45,8 +45,10 @@ def read_docx(raw: bytes, *, name: str, source: str, settings: ParseSettings | N
             spans.append((len(text), len(text) + len(line)))
             text += line
             joined = _join(joined, line) if joined else line
-        kind = "paragraph" if level is None else "heading"
-        blocks.append(Block(kind, level or 0, joined, tuple(spans)))
+        if level is None:
+            blocks.append(Block("paragraph", 0, joined, tuple(spans)))
+        else:
+            blocks.append(Block("heading", level, joined, tuple(spans)))
     if not text.strip():
         raise InputError(f"{name}: the document is empty")
     if not any(b.kind == "heading" for b in blocks):

@@ -1,10 +1,10 @@
-"""PDF documents: per-page text via pypdf, running headers and page numbers removed, paragraphs rebuilt.
+r"""PDF documents: per-page text via pypdf, running headers and page numbers removed, paragraphs rebuilt.
 
-The document's ``text`` is the extracted text of every page, pages separated by ``"\\n\\f\\n"``;
+The document's ``text`` is the extracted text of every page, pages separated by ``"\n\f\n"``;
 passage offsets (``start``/``end``) index that string and ``Document.pages`` holds the offset where
 each page starts. Within a page the lines come in pypdf's reading order, with a blank line put
-between paragraphs, which are found from the layout: a vertical gap wider than the line pitch, a
-first-line indent, or a short line that ends a sentence.
+between paragraphs, which are found from the layout (``paragraph_breaks``: a vertical gap wider
+than the line pitch, a first-line indent, a short line that ends a sentence, …).
 
 Running headers and footers (lines at the top or bottom of many pages, the same apart from a page
 number at either end) and page numbers ("3", "- 3 -", "第 3 頁", "Page 3 of 9") stay in ``text``
@@ -21,6 +21,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from statistics import median
 from typing import Any
 
@@ -38,10 +39,11 @@ _PAGE_TOKEN = (
     rf"|第\s*[\d{_CN}]+\s*[頁页](?:\s*[,，/／]?\s*共\s*[\d{_CN}]+\s*[頁页])?"
     r"|(?=[ivx])x{0,3}(?:ix|iv|v?i{0,3})"
 )
-_DECOR = r"[\s\-–—~·•|]*"
-_PAGE_NUMBER = re.compile(rf"^{_DECOR}(?:{_PAGE_TOKEN}){_DECOR}$", re.IGNORECASE)
-_LEADING_NUMBER = re.compile(rf"^{_DECOR}(?:{_PAGE_TOKEN}){_DECOR}(?=\S)", re.IGNORECASE)
-_TRAILING_NUMBER = re.compile(rf"(?<=\S){_DECOR}(?:{_PAGE_TOKEN}){_DECOR}$", re.IGNORECASE)
+_SEP = r"[\s\-–—~·•|]"
+_PAGE_NUMBER = re.compile(rf"^{_SEP}*(?:{_PAGE_TOKEN}){_SEP}*$", re.IGNORECASE)
+_LEADING_NUMBER = re.compile(rf"^{_SEP}*(?:{_PAGE_TOKEN}){_SEP}+(?=\S)", re.IGNORECASE)
+_TRAILING_NUMBER = re.compile(rf"(?<=\S){_SEP}+(?:{_PAGE_TOKEN}){_SEP}*$", re.IGNORECASE)
+_DIGITS = re.compile(r"\d+")
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ def read_pdf(raw: bytes, *, name: str, source: str, settings: ParseSettings | No
     if not any(line.text for page in pages for line in page):
         raise InputError(f"{name}: the PDF has no text layer (a scan or images only); run OCR on it first")
     running = running_lines(pages, settings)
+    body = [[ln for li, ln in enumerate(page) if (pi, li) not in running] for pi, page in enumerate(pages)]
+    layout = Layout.of(body)
     text: list[str] = []
     masked: list[str] = []
     starts: list[int] = []
@@ -71,7 +75,7 @@ def read_pdf(raw: bytes, *, name: str, source: str, settings: ParseSettings | No
             masked.append(PAGE_BREAK)
             pos += len(PAGE_BREAK)
         starts.append(pos)
-        page_text, page_masked = _lay_out(page, {li for p, li in running if p == pi})
+        page_text, page_masked = _lay_out(page, {li for p, li in running if p == pi}, layout, pi)
         text.append(page_text)
         masked.append(page_masked)
         pos += len(page_text)
@@ -87,7 +91,9 @@ def extract_lines(raw: bytes, *, name: str) -> list[list[PdfLine]]:
     try:
         reader = PdfReader(io.BytesIO(raw))
         if reader.is_encrypted and not reader.decrypt(""):
-            raise InputError(f"{name}: the PDF is encrypted with a password; save an unprotected copy to index it")
+            raise InputError(
+                f"{name}: the PDF is encrypted with a password; save an unprotected copy to index it"
+            )
         return [_page_lines(page) for page in reader.pages]
     except InputError:
         raise
@@ -98,17 +104,29 @@ def extract_lines(raw: bytes, *, name: str) -> list[list[PdfLine]]:
 def running_lines(pages: Sequence[Sequence[PdfLine]], settings: ParseSettings) -> set[tuple[int, int]]:
     """(page index, line index) of page numbers and running headers/footers.
 
-    A line at the top or bottom of a page is a running header/footer when, a page number at either
-    end taken off, the same text is at the top or bottom of at least ``header_min_repeats`` pages
-    (at least 2, and at most half of the pages of a short document).
+    Near the top or bottom of a page: a line that is only a page number; a line whose text, a page
+    number at either end taken off, is near the top or bottom of at least ``header_min_repeats``
+    pages (at least 2, at most half the pages of a short document); and a line that ends (or starts)
+    with the page's printed number, where that many pages print their number at the same offset
+    from the page index (a chapter's running title on only two pages: ``"Chapter 2: Usage 3"``)
+    on a page without a line that is only its number.
     """
     edges = [_edge_lines(page) for page in pages]
-    keys = Counter(k for pi, page in enumerate(pages) for k in {_key(page[li].text) for li in edges[pi][1]})
     need = max(2, min(settings.header_min_repeats, math.ceil(len(pages) / 2)))
+    keys = Counter(k for pi, page in enumerate(pages) for k in {_key(page[li].text) for li in edges[pi][1]})
+    offsets = Counter(
+        o
+        for pi, page in enumerate(pages)
+        for o in {n - pi for li in edges[pi][0] for n in _page_numbers(page[li].text)}
+    )
+    offset, count = offsets.most_common(1)[0] if offsets else (0, 0)
     out: set[tuple[int, int]] = set()
     for pi, (number_edge, header_edge) in enumerate(edges):
-        for li in number_edge:
-            if _PAGE_NUMBER.match(pages[pi][li].text):
+        bare = {li for li in number_edge if _PAGE_NUMBER.match(pages[pi][li].text)}
+        out.update((pi, li) for li in bare)
+        for li in number_edge - bare if not bare and count >= need else ():  # a page prints its number once
+            line = pages[pi][li].text
+            if pi + offset in _page_numbers(line) and heading_level(line) is None:
                 out.add((pi, li))
         for li in header_edge:
             line = pages[pi][li].text
@@ -126,15 +144,67 @@ def _edge_lines(page: Sequence[PdfLine]) -> tuple[set[int], set[int]]:
 
 
 def _key(line: str) -> str:
-    """A header's text without the page number at either end: ``"外交工作回顧 - 3 -"`` → ``"外交工作回顧"``."""
+    """A header's text without the page number at either end, marked as having had one.
+
+    ``"外交工作回顧 - 3 -"`` → ``"外交工作回顧 #"``: a running header prints the page number on
+    every page or on none, so a chapter's heading never shares the key of its running title.
+    """
     core = _TRAILING_NUMBER.sub("", _LEADING_NUMBER.sub("", line))
-    return " ".join(core.split())
+    core = " ".join(core.split())
+    return f"{core} #" if core != " ".join(line.split()) else core
 
 
-def _lay_out(lines: Sequence[PdfLine], running: set[int]) -> tuple[str, str]:
+@dataclass(frozen=True)
+class Layout:
+    """What a body line usually looks like in this document: the yardsticks of ``paragraph_breaks``.
+
+    ``left`` is the left margin of odd and of even pages (mirrored margins differ): the smallest line
+    start shared by several lines (one line further out, a hanging bullet, does not move it),
+    ``pitch`` the usual distance between lines, ``width`` a full line's length in characters.
+    """
+
+    left: tuple[float | None, float | None]
+    pitch: float | None
+    width: int
+
+    @classmethod
+    def of(cls, pages: Sequence[Sequence[PdfLine]]) -> Layout:
+        """Measure the body lines of every page."""
+        lefts: tuple[Counter[int], Counter[int]] = (Counter(), Counter())
+        steps: list[float] = []
+        lengths: list[int] = []
+        for pi, page in enumerate(pages):
+            lefts[pi % 2].update(round(line.x) for line in page)
+            lengths.extend(len(line.text) for line in page)
+            steps.extend(a.y - b.y for a, b in pairwise(page) if 0 < a.y - b.y < 3 * b.size)
+        width = sorted(lengths)[int(0.9 * (len(lengths) - 1))] if lengths else 0
+        return cls((_margin(lefts[0]), _margin(lefts[1])), median(steps) if steps else None, width)
+
+
+def _margin(starts: Counter[int]) -> float | None:
+    if not starts:
+        return None
+    need = max(2, sum(starts.values()) // 20)
+    shared = [x for x, n in starts.items() if n >= need]
+    return float(min(shared or starts))
+
+
+def _page_numbers(line: str) -> set[int]:
+    """The numbers printed as a page number at either end of ``line``: ``"Page 3 of 9"`` → {3}."""
+    found = set()
+    for pattern in (_PAGE_NUMBER, _LEADING_NUMBER, _TRAILING_NUMBER):
+        m = pattern.search(line)
+        digits = _DIGITS.search(m.group()) if m else None
+        if digits:
+            found.add(int(digits.group()))
+    return found
+
+
+def _lay_out(lines: Sequence[PdfLine], running: set[int], layout: Layout, page_index: int) -> tuple[str, str]:
     """A page's text with blank lines between paragraphs, and the same with running lines blanked."""
     body = [i for i in range(len(lines)) if i not in running]
-    starts = {i for i, brk in zip(body, paragraph_breaks([lines[i] for i in body]), strict=True) if brk}
+    breaks = paragraph_breaks([lines[i] for i in body], layout, page_index)
+    starts = {i for i, brk in zip(body, breaks, strict=True) if brk}
     text: list[str] = []
     masked: list[str] = []
     prev: int | None = None
@@ -149,27 +219,26 @@ def _lay_out(lines: Sequence[PdfLine], running: set[int]) -> tuple[str, str]:
     return "".join(text), "".join(masked)
 
 
-def paragraph_breaks(lines: Sequence[PdfLine]) -> list[bool]:
-    """For each line, whether a new paragraph starts there.
+def paragraph_breaks(lines: Sequence[PdfLine], layout: Layout, page_index: int = 0) -> list[bool]:
+    """For each body line of a page, whether a new paragraph starts there.
 
-    Signals, any one enough: a vertical gap 1.4 times the page's usual line pitch (or over twice the
-    font size), a move up the page (a new column), an indent deeper than the line above, or a line
-    above that ends a sentence well short of the page's longest line. A break put in by mistake in
-    mid-sentence costs nothing: the parser joins a paragraph that does not end a sentence.
+    Signals, any one enough: a vertical gap 1.4 times the usual line pitch (or over twice the font
+    size), a move up the page (a new column), another font size, a start indented from the page's
+    left margin, a line above that ends a sentence well short of a full line, or a heading line
+    (一、, (一), 1. …) on either side, which then stands alone as in a text file. A break put in by
+    mistake in mid-sentence costs nothing: the parser joins a paragraph that does not end a sentence.
     """
-    if not lines:
-        return []
-    steps = [a.y - b.y for a, b in zip(lines, lines[1:], strict=False)]
-    normal = [d for d, b in zip(steps, lines[1:], strict=True) if 0 < d < 3 * b.size]
-    pitch = median(normal) if normal else None
-    widest = max(len(line.text) for line in lines)
-    out = [True]
-    for prev, cur, dy in zip(lines, lines[1:], steps, strict=True):
-        gap = dy > 2.2 * cur.size or (pitch is not None and dy > 1.4 * pitch)
+    left = layout.left[page_index % 2]
+    out = [True] if lines else []
+    for prev, cur in pairwise(lines):
+        dy = prev.y - cur.y
+        gap = dy > 2.2 * cur.size or (layout.pitch is not None and dy > 1.4 * layout.pitch)
         up = dy < -0.5 * cur.size
-        indent = cur.x > prev.x + 0.8 * cur.size
-        short_end = widest >= 10 and ends_sentence(prev.text) and len(prev.text) < 0.8 * widest
-        out.append(gap or up or indent or short_end)
+        resized = abs(cur.size - prev.size) > 0.15 * max(cur.size, prev.size)
+        indent = left is not None and cur.x > left + 0.8 * cur.size
+        short_end = layout.width >= 10 and ends_sentence(prev.text) and len(prev.text) < 0.8 * layout.width
+        heading = heading_level(prev.text) is not None or heading_level(cur.text) is not None
+        out.append(gap or up or resized or indent or short_end or heading)
     return out
 
 

@@ -34,7 +34,8 @@ def read_raw(path: Path, *, max_bytes: int) -> bytes:
         size = path.stat().st_size
         if size > max_bytes:
             raise InputError(
-                f"{path}: {size:,} bytes is over the limit of {max_bytes:,} (set CITEQA_MAX_DOC_BYTES to raise it)"
+                f"{path}: {size:,} bytes is over the limit of {max_bytes:,} "
+                "(set CITEQA_MAX_DOC_BYTES to raise it)"
             )
         return path.read_bytes()
     except OSError as exc:

@@ -17,6 +17,7 @@ from citeqa.qa.engine import Engine
 
 _W_COVERAGE = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
 _TYPE_PENALTY = (0.0, 0.02, 0.05, 0.1, 0.2, 0.5)
+_CROSS_LINGUAL = (0.0, 0.01, 0.02, 0.03, 0.04, 0.05)
 
 
 @dataclass(frozen=True)
@@ -45,18 +46,20 @@ def calibrate(samples: Sequence[Sample], max_false_abstain: float = 0.03) -> Cal
     if not pos or not neg:
         raise ValueError("calibration needs answerable and unanswerable questions")
     best: Calibration | None = None
-    for wc in _W_COVERAGE:
-        for tp in _TYPE_PENALTY:
-            probe = AbstainSettings(threshold=0.0, w_coverage=wc, type_penalty=tp)
-            pos_scores = sorted(_score(s, probe) for s in pos)
-            allowed = int(max_false_abstain * len(pos))  # answerable questions we may lose
-            threshold = pos_scores[allowed] if allowed < len(pos_scores) else pos_scores[-1]
-            cand = AbstainSettings(threshold=round(threshold - 1e-6, 6), w_coverage=wc, type_penalty=tp)
-            recall = sum(_score(s, cand) < cand.threshold for s in neg) / len(neg)
-            false = sum(_score(s, cand) < cand.threshold for s in pos) / len(pos)
-            c = Calibration(cand, round(recall, 4), round(false, 4), len(pos), len(neg))
-            if best is None or (c.abstain_recall, -c.false_abstain_rate) > (best.abstain_recall, -best.false_abstain_rate):
-                best = c
+    grid = [(wc, tp, cl) for wc in _W_COVERAGE for tp in _TYPE_PENALTY for cl in _CROSS_LINGUAL]
+    for wc, tp, cl in grid:
+        probe = AbstainSettings(threshold=0.0, w_coverage=wc, type_penalty=tp, cross_lingual_bonus=cl)
+        pos_scores = sorted(_score(s, probe) for s in pos)
+        allowed = int(max_false_abstain * len(pos))  # answerable questions we may lose
+        threshold = pos_scores[allowed] if allowed < len(pos_scores) else pos_scores[-1]
+        cand = AbstainSettings(
+            threshold=round(threshold - 1e-6, 6), w_coverage=wc, type_penalty=tp, cross_lingual_bonus=cl
+        )
+        recall = sum(_score(s, cand) < cand.threshold for s in neg) / len(neg)
+        false = sum(_score(s, cand) < cand.threshold for s in pos) / len(pos)
+        c = Calibration(cand, round(recall, 4), round(false, 4), len(pos), len(neg))
+        if best is None or (c.abstain_recall, -c.false_abstain_rate) > (best.abstain_recall, -best.false_abstain_rate):
+            best = c
     assert best is not None
     return best
 

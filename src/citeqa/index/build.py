@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -61,53 +61,207 @@ def build_index(
     corpus_settings: CorpusSettings,
     source_paths: dict[str, Path] | None = None,
     roots: list[Path] | None = None,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
     kind: str = "flat",
     progress: bool = True,
+    incremental: bool = True,
     log: Callable[[str], None] = _stderr,
 ) -> LocalIndex:
-    """Embed and tokenize ``corpus`` and write it to ``index_dir`` atomically."""
+    """Embed and tokenize ``corpus`` and write it to ``index_dir`` atomically, as a new generation.
+
+    With ``incremental`` (the default), files whose sha256 and passages are those of the live
+    generation keep their stored passage and sentence vectors; only added and changed files are
+    embedded. The result equals a fresh build: same passages in the same order, same vectors,
+    same BM25 tokens (always recomputed: the dictionary of quoted terms spans every file). Another
+    model or other chunking settings make it a full rebuild, and the log says so.
+    """
     passages = corpus.passages
     t0 = time.perf_counter()
-    log(f"embedding {len(passages)} passages with {embedder.name} …")
-    vectors = embedder.encode_passages([p.embed_text for p in passages], progress=progress)
-    # Sentence vectors let the answerer pick the quoted sentence without encoding at query time.
+    previous = _previous(index_dir, embedder, corpus_settings, log) if incremental else None
+    if not incremental:
+        log("full rebuild: every file is embedded again")
+    plan = plan_update(corpus, previous)
+    for line in plan.describe():
+        log(line)
     sentences = np.array(
         [(row, s, e) for row, p in enumerate(passages) for s, e in sentence_spans(p.text)], dtype=np.int32
     ).reshape(-1, 3)
-    log(f"embedding {len(sentences)} sentences for answer extraction …")
-    sentence_vectors = embedder.encode_passages(
-        [passages[r].text[s:e] for r, s, e in sentences.tolist()], progress=progress
-    )
+    vectors = np.zeros((len(passages), embedder.dim), dtype=np.float32)
+    sentence_vectors = np.zeros((len(sentences), embedder.dim), dtype=np.float32)
+    if previous is not None:
+        for new, old in plan.reuse:
+            vectors[new.start : new.stop] = previous.vectors[old.start : old.stop]
+            sentence_vectors[_sentence_range(sentences, new)] = previous.sentence_vectors[
+                _sentence_range(previous.sentences, old)
+            ]
+    todo = [row for row, p in enumerate(passages) if p.source not in plan.reused_sources]
+    if todo:
+        log(f"embedding {len(todo)} passages with {embedder.name} …")
+        vectors[todo] = embedder.encode_passages([passages[r].embed_text for r in todo], progress=progress)
+        # Sentence vectors let the answerer pick the quoted sentence without encoding at query time.
+        fresh = np.isin(sentences[:, 0], todo)
+        log(f"embedding {int(fresh.sum())} sentences for answer extraction …")
+        sentence_vectors[fresh] = embedder.encode_passages(
+            [passages[r].text[s:e] for r, s, e in sentences[fresh].tolist()], progress=progress
+        )
     t1 = time.perf_counter()
     tokenizer = Tokenizer(quoted_terms(p.text for p in passages))
     tokens = tuple(tuple(tokenizer(p.embed_text)) for p in passages)
     dense = build_dense(vectors, kind)
-    bundled = bundled_corpus_path()
-    paths = source_paths or {}
     manifest = {
         "format_version": FORMAT_VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "model": {"name": embedder.name, "dim": embedder.dim, "fingerprint": embedder.fingerprint},
         "index_kind": kind,
         "corpus": corpus_fingerprint(corpus_settings),
-        "sources": {
-            src: {
-                "sha256": digest,
-                "path": str(paths[src].resolve()) if src in paths else None,
-                "bundled": src in paths and paths[src].resolve() == bundled.resolve(),
-            }
-            for src, digest in corpus.sha256.items()
-        },
+        "sources": _sources(corpus, source_paths or {}, plan.rows),
         # What was asked to be indexed, so `citeqa index --index DIR` can rebuild the same thing.
         "roots": [str(r.resolve()) for r in roots] if roots else None,
+        "include": list(include),
+        "exclude": list(exclude),
         "user_words": list(tokenizer.user_words),
         "passages": len(passages),
+        "embedded": {"passages": len(todo), "files": len(plan.added) + len(plan.changed)},
         "timings_s": {"embed": round(t1 - t0, 3), "total": round(time.perf_counter() - t0, 3)},
     }
-    gen = write_generation(index_dir, IndexData(manifest, passages, vectors, dense, tokens, sentences, sentence_vectors), log)
-    log(f"indexed {len(passages)} passages from {len(corpus.sha256)} document(s) into {gen}")
+    data = IndexData(manifest, passages, vectors, dense, tokens, sentences, sentence_vectors)
+    gen = write_generation(index_dir, data, log)
+    skipped = f"; {len(corpus.skipped)} unreadable file(s) skipped" if corpus.skipped else ""
+    log(f"indexed {len(passages)} passages from {len(corpus.sha256)} document(s) into {gen}{skipped}")
     bm25 = BM25([list(t) for t in tokens])
-    return LocalIndex(index_dir, manifest, passages, vectors, dense, bm25, tokenizer, sentences, sentence_vectors)
+    return LocalIndex(
+        index_dir, manifest, passages, vectors, dense, bm25, tokenizer, sentences, sentence_vectors
+    )
+
+
+@dataclass(frozen=True)
+class UpdatePlan:
+    """Which files of a corpus keep their stored vectors and which are embedded.
+
+    ``rows`` maps each source to its passage rows in the new index; ``reuse`` pairs the new rows
+    of an unchanged file with its rows in the previous generation.
+    """
+
+    rows: dict[str, range]
+    added: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    reuse: tuple[tuple[range, range], ...] = ()
+    full: bool = True
+
+    @property
+    def reused_sources(self) -> frozenset[str]:
+        """Sources whose stored vectors are copied."""
+        return frozenset(self.unchanged)
+
+    def describe(self) -> list[str]:
+        """Progress lines, e.g. ``unchanged: 2 files``, ``re-embedding 1 changed file: b.md``."""
+        if self.full:
+            return []
+        lines = []
+        if self.unchanged:
+            lines.append(f"unchanged: {_count(len(self.unchanged), 'file')}")
+        if self.changed:
+            lines.append(f"re-embedding {_count(len(self.changed), 'changed file')}: {_names(self.changed)}")
+        if self.added:
+            lines.append(f"embedding {_count(len(self.added), 'added file')}: {_names(self.added)}")
+        if self.removed:
+            lines.append(f"removed: {_names(self.removed)}")
+        if not (self.changed or self.added or self.removed):
+            lines.append("no document changed: nothing to embed")
+        return lines
+
+
+def plan_update(corpus: LoadedCorpus, previous: IndexData | None) -> UpdatePlan:
+    """Compare ``corpus`` with the previous generation, file by file (sha256, then passages and sentences)."""
+    rows: dict[str, range] = {}
+    for row, p in enumerate(corpus.passages):
+        rows[p.source] = range(rows[p.source].start if p.source in rows else row, row + 1)
+    if previous is None:
+        return UpdatePlan(rows)
+    old_sources = previous.manifest.get("sources", {})
+    added, changed, unchanged, reuse = [], [], [], []
+    for src, new in rows.items():
+        info = old_sources.get(src)
+        if info is None:
+            added.append(src)
+            continue
+        old = range(*info["rows"]) if isinstance(info.get("rows"), list) and len(info["rows"]) == 2 else None
+        same_bytes = info.get("sha256") == corpus.sha256.get(src)
+        if same_bytes and old is not None and _same(corpus, new, previous, old):
+            unchanged.append(src)
+            reuse.append((new, old))
+        else:
+            changed.append(src)
+    removed = tuple(s for s in old_sources if s not in rows)
+    return UpdatePlan(rows, tuple(added), tuple(changed), tuple(unchanged), removed, tuple(reuse), full=False)
+
+
+def _same(corpus: LoadedCorpus, new: range, previous: IndexData, old: range) -> bool:
+    """The stored passages and sentence spans of a file are exactly what it yields now."""
+    if len(new) != len(old) or old.stop > len(previous.passages):
+        return False
+    if tuple(corpus.passages[new.start : new.stop]) != previous.passages[old.start : old.stop]:
+        return False
+    spans = [(s, e) for p in corpus.passages[new.start : new.stop] for s, e in sentence_spans(p.text)]
+    stored = previous.sentences[_sentence_range(previous.sentences, old)]
+    return [(int(s), int(e)) for _, s, e in stored.tolist()] == spans
+
+
+def _sentence_range(sentences: np.ndarray, rows: range) -> slice:
+    """The sentences of passage ``rows`` (stored sorted by passage row)."""
+    col = sentences[:, 0]
+    return slice(int(np.searchsorted(col, rows.start, "left")), int(np.searchsorted(col, rows.stop, "left")))
+
+
+def _previous(
+    index_dir: Path, embedder: Embedder, corpus_settings: CorpusSettings, log: Callable[[str], None]
+) -> IndexData | None:
+    """The live generation if its vectors can be reused; otherwise None, with the reason logged."""
+    if not (index_dir / "CURRENT").exists():
+        return None
+    try:
+        data = read_generation(index_dir)
+    except IndexStateError as exc:
+        reason = str(exc).split("; run `citeqa index")[0]
+        log(f"full rebuild: the previous index cannot be reused ({reason})")
+        return None
+    model = data.manifest.get("model", {})
+    if model != {"name": embedder.name, "dim": embedder.dim, "fingerprint": embedder.fingerprint}:
+        was = model.get("name")
+        log(f"full rebuild: the model changed (the index was built with {was}, now {embedder.name})")
+        return None
+    if data.manifest.get("corpus") != corpus_fingerprint(corpus_settings):
+        log("full rebuild: the chunking settings changed")
+        return None
+    return data
+
+
+def _sources(
+    corpus: LoadedCorpus, paths: dict[str, Path], rows: dict[str, range]
+) -> dict[str, dict[str, Any]]:
+    bundled = bundled_corpus_path().resolve()
+    out: dict[str, dict[str, Any]] = {}
+    for src, digest in corpus.sha256.items():
+        path = paths.get(src)
+        out[src] = {
+            "sha256": digest,
+            "path": str(path.resolve()) if path is not None else None,
+            "bundled": path is not None and path.resolve() == bundled,
+            "rows": [rows[src].start, rows[src].stop] if src in rows else None,
+        }
+    return out
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" + ("" if n == 1 else "s")
+
+
+def _names(names: Sequence[str], limit: int = 8) -> str:
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown} … and {len(names) - limit} more"
 
 
 def open_index(index_dir: Path, embedder: Embedder, *, corpus_settings: CorpusSettings | None = None) -> LocalIndex:

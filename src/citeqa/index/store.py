@@ -3,8 +3,13 @@
 Layout of ``DIR``::
 
     DIR/CURRENT            name of the live generation (replaced atomically with os.replace)
-    DIR/gen-…/manifest.json, passages.jsonl, vectors.npy, dense.faiss, tokens.jsonl
+    DIR/gen-…/manifest.json, passages.jsonl, vectors.npy, dense.faiss, tokens.jsonl,
+              sentences.npy, sentence_vectors.npy
     DIR/.lock              held while building, so two builds never interleave
+
+The manifest lists every source with its sha256, path and passage ``rows`` [start, stop): row i of
+``vectors.npy`` belongs to line i of ``passages.jsonl``, and a source's passages are contiguous, so
+an incremental build copies an unchanged file's vectors (and its sentences' vectors) by range.
 
 A build writes a complete new generation, then flips ``CURRENT``: a build killed half-way
 leaves the previous generation live, and readers never see a half-written index.

@@ -24,17 +24,19 @@ class Evidence:
 
 @dataclass(frozen=True)
 class AbstainSettings:
-    """score = cosine + w_coverage·coverage − type_penalty·(type missing) ≥ threshold → grounded."""
+    """score = cosine + w_coverage·coverage (or the cross-lingual bonus) − type_penalty·(type
+    missing) ≥ threshold → grounded."""
 
-    threshold: float = 0.816
-    w_coverage: float = 0.02
-    type_penalty: float = 0.2
-    neutral_coverage: float = 0.5  # stands in for coverage when a question has no Chinese
+    threshold: float = 0.8158
+    w_coverage: float = 0.0
+    type_penalty: float = 0.1
+    # Questions without Chinese have no coverage signal and score lower cosines across languages.
+    cross_lingual_bonus: float = 0.03
 
 
 def grounding_score(ev: Evidence, s: AbstainSettings) -> float:
-    coverage = s.neutral_coverage if ev.coverage is None else ev.coverage
-    return ev.sentence_cosine + s.w_coverage * coverage - (s.type_penalty if ev.typed is False else 0.0)
+    lexical = s.cross_lingual_bonus if ev.coverage is None else s.w_coverage * ev.coverage
+    return ev.sentence_cosine + lexical - (s.type_penalty if ev.typed is False else 0.0)
 
 
 def decide(ev: Evidence, s: AbstainSettings) -> bool:

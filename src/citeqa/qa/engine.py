@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import sys
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from citeqa.corpus import ChunkSettings, CorpusSettings, Document, load_corpus
+from citeqa.corpus import ChunkSettings, CorpusSettings, Document, Passage, load_corpus
 from citeqa.errors import InputError
 from citeqa.index import Embedder, LocalIndex, build_index, load_embedder, open_index
 from citeqa.index.embed import QueryCache
@@ -87,13 +88,19 @@ class Engine:
         answerer = ExtractiveAnswerer(index, embedder, retrievers["hybrid"], answer_settings(settings))
         return cls(settings, embedder, index, retrievers, answerer)
 
-    def search(self, query: str, k: int | None = None, retriever: str = "hybrid") -> list[Hit]:
+    def search(
+        self, query: str, k: int | None = None, retriever: str = "hybrid", *, source: str | None = None
+    ) -> list[Hit]:
+        """The ``k`` best passages; ``source`` (a glob) keeps those of matching documents only."""
         if retriever not in self.retrievers:
             raise InputError(f"unknown retriever {retriever!r}; choose one of {', '.join(self.retrievers)}")
         k = self.settings.top_k if k is None else k
         if not 1 <= k <= 100:
             raise InputError(f"top-k must be between 1 and 100, got {k}")
-        return self.retrievers[retriever].search(clean_query(query, self.settings.max_question_chars), k)
+        chosen = self.retrievers[retriever]
+        if source:
+            chosen = SourceFilter(chosen, source, self.index.passages)
+        return chosen.search(clean_query(query, self.settings.max_question_chars), k)
 
 
     def documents(self) -> list[Document]:
@@ -107,19 +114,65 @@ class Engine:
         ]
         return list(load_corpus(paths, corpus_settings(self.settings)).documents)
 
-    def ask(self, question: str, k: int | None = None, *, previous: str | None = None) -> Answer:
-        """Answer with cited quotes. ``previous`` (the last question) helps follow-ups like 那荷蘭呢？"""
+    def ask(
+        self, question: str, k: int | None = None, *, previous: str | None = None, source: str | None = None
+    ) -> Answer:
+        """Answer with cited quotes.
+
+        ``previous`` (the last question) helps follow-ups like 那荷蘭呢？; ``source`` (a glob) answers
+        from matching documents only.
+        """
         q = clean_query(question, self.settings.max_question_chars)
         k = self.settings.top_k if k is None else k
         if not 1 <= k <= 100:
             raise InputError(f"top-k must be between 1 and 100, got {k}")
         retrieval = follow_up_query(q, previous) if previous else None
-        return self.answerer.answer(q, k, retrieval_query=retrieval)
+        answerer = self.answerer
+        if source:
+            only = SourceFilter(self.retrievers["hybrid"], source, self.index.passages)
+            answerer = ExtractiveAnswerer(self.index, self.embedder, only, answerer.settings)
+        return answerer.answer(q, k, retrieval_query=retrieval)
 
 
 _FOLLOW_UP = re.compile(
     r"^(那|那麼|那么|還有|还有|另外|而|至於|至于)|呢\s*[？?]?\s*$|^(what|how) about\b|^and\b", re.IGNORECASE
 )
+
+
+class SourceFilter:
+    """A retriever keeping only passages whose source matches a glob (fnmatch, case-sensitive).
+
+    The glob is tried on the source name and on its last part: ``*.pdf`` and ``report.pdf`` both
+    match ``sub/report.pdf``. The inner retriever is asked for more and more hits (doubling, up to
+    the whole index) until ``k`` of them match or no more exist.
+    """
+
+    def __init__(self, inner: Retriever, pattern: str, passages: Sequence[Passage]) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.pattern = pattern
+        self.total = len(passages)
+        sources = {p.source for p in passages}
+        self.sources = frozenset(s for s in sources if source_matches(s, pattern))
+        if not self.sources:
+            names = ", ".join(sorted(sources)[:10]) + (" …" if len(sources) > 10 else "")
+            raise InputError(f"no indexed document matches the source glob {pattern!r} (indexed: {names})")
+        self.matching = sum(p.source in self.sources for p in passages)
+
+    def search(self, query: str, k: int) -> list[Hit]:
+        """The ``k`` best matching hits of the inner retriever (fewer only when no more exist)."""
+        # Expect matching passages in proportion to their share of the index, with room to spare.
+        depth = min(self.total, max(2 * k, k * self.total // self.matching + k))
+        while True:
+            hits = [h for h in self.inner.search(query, depth) if h.passage.source in self.sources]
+            if len(hits) >= k or depth >= self.total:
+                return hits[:k]
+            depth = min(self.total, 2 * depth)
+
+
+def source_matches(source: str, pattern: str) -> bool:
+    """``fnmatch`` on the source name or its file name: ``source_matches("sub/a.pdf", "*.pdf")`` is True."""
+    return fnmatch.fnmatchcase(source, pattern) or fnmatch.fnmatchcase(source.rsplit("/", 1)[-1], pattern)
 
 
 def follow_up_query(question: str, previous: str) -> str | None:

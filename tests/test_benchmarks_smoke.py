@@ -1,0 +1,89 @@
+"""The benchmark scripts run (--quick) and print a final JSON line with their figures; no timing asserted."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def run_bench(script: str, *args: str, timeout: float = 600) -> tuple[subprocess.CompletedProcess[str], dict]:
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / script), *args],
+        capture_output=True, text=True, timeout=timeout, check=False, cwd=BENCH.parent,
+    )
+    assert proc.returncode == 0, f"{script} exited {proc.returncode}:\n{proc.stderr[-3000:]}"
+    lines = proc.stdout.strip().splitlines()
+    assert lines, f"{script} printed nothing on stdout"
+    return proc, json.loads(lines[-1])
+
+
+def assert_latency(summary: dict) -> None:
+    assert summary["n"] > 0
+    for key in ("p50_ms", "p95_ms", "p99_ms"):
+        assert math.isfinite(summary[key]) and summary[key] >= 0
+    assert summary["p50_ms"] <= summary["p95_ms"] <= summary["p99_ms"]
+
+
+def assert_machine(m: dict) -> None:
+    assert m["nproc"] >= 1 and m["cpu_model"] and len(m["loadavg"]) == 3
+
+
+@pytest.mark.slow
+def test_bench_pipeline_quick() -> None:
+    _, out = run_bench("bench_pipeline.py", "--quick")
+    assert out["benchmark"] == "pipeline" and out["quick"] is True
+    assert_machine(out["machine_start"])
+    for key in ("import_s", "prepare_s", "model_load_s", "index_build_s", "index_open_s"):
+        assert out["timings_s"][key] >= 0
+    assert out["converted"] is True  # a private, empty cache: the model was really converted
+    assert out["passages"] > 0 and out["sentences"] >= out["passages"]
+    for name in ("encode", "dense", "bm25", "hybrid", "ask"):
+        assert_latency(out["warm"][name])
+    cold = out["cold_start"]
+    assert cold["runs"] == len(cold["wall_s"]) >= 1 and cold["median_s"] > 0
+    assert out["peak_rss_mib"] > 0 and out["peak_rss_children_mib"] > 0
+
+
+def test_bench_scale_quick() -> None:
+    _, out = run_bench("bench_scale.py", "--quick")
+    assert out["benchmark"] == "scale" and out["quick"] is True
+    assert_machine(out["machine_start"])
+    sizes = out["faiss"]["sizes"]
+    assert list(sizes) == ["10000"]
+    for kind in ("flat", "hnsw", "ivf"):
+        row = sizes["10000"][kind]
+        assert row["build_s"] >= 0 and row["index_mib"] > 0 and "rss_delta_mib" in row
+        assert_latency(row["search"])
+        assert_latency(row["search_1thread"])
+        assert 0.0 <= row["recall_at_10"] <= 1.0
+    assert sizes["10000"]["flat"]["recall_at_10"] == 1.0  # flat is its own reference
+    bm25 = out["bm25"]
+    assert bm25["docs"] == 10_000 and bm25["build_s"] >= 0
+    assert_latency(bm25["query_top50"])
+
+
+def test_bench_load_self_test() -> None:
+    """The load generator against its in-process stub: bounded, stops by itself, counts every request."""
+    args = ("--self-test", "--quick", "--clients", "3", "--duration", "2")
+    _, out = run_bench("bench_load.py", *args, timeout=120)
+    assert out["benchmark"] == "load" and out["stub"] is True
+    assert out["errors"] == 0 and out["ok"] == out["requests"] > 0
+    assert out["throughput_rps"] > 0
+    assert_latency(out["latency"])
+
+
+@pytest.mark.parametrize("url", ["http://10.0.0.1:7860", "http://example.com", "http://127.0.0.2:7860", "file:///x"])
+def test_bench_load_refuses_non_loopback(url: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "bench_load.py"), "--url", url, "--quick"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert proc.returncode == 2
+    assert "loopback" in proc.stderr or "http(s)" in proc.stderr
