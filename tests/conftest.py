@@ -70,7 +70,8 @@ def fake_index_dir(tmp_path_factory, bundled, fake_embedder) -> Path:
 @pytest.fixture(scope="session")
 def fake_engine(fake_index_dir, fake_embedder, tmp_path_factory) -> Engine:
     settings = Settings.from_env({}, index_dir=fake_index_dir, cache_dir=tmp_path_factory.mktemp("cache"))
-    return Engine.assemble(settings, fake_embedder, open_index(fake_index_dir, fake_embedder, corpus_settings=CorpusSettings()))
+    index = open_index(fake_index_dir, fake_embedder, corpus_settings=CorpusSettings())
+    return Engine.assemble(settings, fake_embedder, index)
 
 
 @pytest.fixture(scope="session")

@@ -50,10 +50,11 @@ def test_markers_verified_on_every_dev_question_fake_model(fake_engine):
 
 def test_abstained_answer_lists_closest_passages_without_markers(fake_engine):
     st = dataclasses.replace(fake_engine.answerer.settings, abstain=AbstainSettings(threshold=float("inf")))
-    a = ExtractiveAnswerer(fake_engine.index, fake_engine.embedder, fake_engine.retrievers["hybrid"], st).answer("台北101有多高？")
+    answerer = ExtractiveAnswerer(fake_engine.index, fake_engine.embedder, fake_engine.retrievers["hybrid"], st)
+    a = answerer.answer("台北101有多高？")
     assert not a.grounded and "沒有" in a.answer and a.citations
     assert_markers_verified(a)
-    en = ExtractiveAnswerer(fake_engine.index, fake_engine.embedder, fake_engine.retrievers["hybrid"], st).answer("Boiling point?")
+    en = answerer.answer("Boiling point?")
     assert "do not answer" in en.answer
 
 

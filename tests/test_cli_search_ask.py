@@ -72,7 +72,9 @@ def test_missing_model_path_fails_fast(real_env, tmp_path):
 
 
 def test_uncached_hub_model_is_refused_without_download(real_env, tmp_path):
-    r = run({**real_env, "HF_HUB_OFFLINE": "1"}, "search", "外交", "--model", "someone/not-cached", "--index", str(tmp_path))
+    r = run(
+        {**real_env, "HF_HUB_OFFLINE": "1"}, "search", "外交", "--model", "someone/not-cached", "--index", str(tmp_path)
+    )
     assert r.returncode == 2 and "CITEQA_ALLOW_DOWNLOAD" in r.stderr
 
 

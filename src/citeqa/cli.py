@@ -16,6 +16,7 @@ EXIT_USAGE = 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one ``citeqa`` command and return its exit code (2 for a library error, 130 on Ctrl-C)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -31,6 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand; each sets ``func`` to the handler it runs."""
     p = argparse.ArgumentParser(prog="citeqa", description="Cited question answering over Chinese documents.")
     p.add_argument("--version", action="version", version=f"citeqa {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -81,7 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     e.add_argument("--calibrate", action="store_true", help="fit the abstention threshold (on --split, default dev)")
     e.add_argument(
-        "--max-false-abstain", type=float, default=0.01, help="calibration cap on wrongly abstained answerable questions"
+        "--max-false-abstain",
+        type=float,
+        default=0.01,
+        help="calibration cap on wrongly abstained answerable questions",
     )
     e.set_defaults(func=cmd_eval)
 
@@ -114,12 +119,14 @@ def settings_from(args: argparse.Namespace) -> Any:
 
 
 def open_engine(args: argparse.Namespace) -> Any:
+    """Load the index and model named by the flags; imported lazily so ``--help`` stays fast."""
     from citeqa.qa.engine import Engine
 
     return Engine.open(settings_from(args), index_dir=args.index)
 
 
 def cmd_chunks(args: argparse.Namespace) -> int:
+    """``citeqa chunks``: print the passages the documents split into, without building an index."""
     from citeqa.corpus import load_corpus
     from citeqa.qa.engine import corpus_settings
 
@@ -136,6 +143,7 @@ def cmd_chunks(args: argparse.Namespace) -> int:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    """``citeqa index``: build or update the index; with no PATH, reuse the roots and globs it was built from."""
     from citeqa.corpus import bundled_corpus_path, load_corpus
     from citeqa.index import build_index, load_embedder
     from citeqa.index.store import peek_manifest
@@ -155,7 +163,10 @@ def cmd_index(args: argparse.Namespace) -> int:
     corpus = load_corpus(paths, csettings, include=include, exclude=exclude)
     _report_skipped(corpus.skipped)
     embedder = load_embedder(
-        settings.embed_model, cache_dir=settings.cache_dir, allow_download=settings.allow_download, progress=not args.quiet
+        settings.embed_model,
+        cache_dir=settings.cache_dir,
+        allow_download=settings.allow_download,
+        progress=not args.quiet,
     )
     build_index(
         corpus, embedder, index_dir, corpus_settings=csettings, source_paths=corpus.paths, roots=list(paths),
@@ -173,6 +184,7 @@ def _precheck(text: str) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    """``citeqa search``: print the cited passages retrieved for a query (or for each stdin line)."""
     _precheck(args.query)
     engine = open_engine(args)
 
@@ -184,6 +196,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    """``citeqa ask``: print a cited answer to a question (or to each stdin line)."""
     _precheck(args.question)
     engine = open_engine(args)
 
@@ -194,6 +207,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    """``citeqa eval``: score the retrievers on the eval set, or fit the abstention threshold with ``--calibrate``."""
     from citeqa.eval.dataset import load_eval_set
     from citeqa.eval.peer import PeerBM25
     from citeqa.eval.report import markdown, write_report

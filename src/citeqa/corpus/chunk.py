@@ -67,7 +67,8 @@ def chunk_blocks(blocks: list[Block], source: str, settings: ChunkSettings | Non
 def section_label(section: tuple[str, ...]) -> str:
     """A short citation: the numbering of each outer heading, then the innermost heading.
 
-    ``("一、以民主為基礎…", "(一) 邦誼穩固，互惠共榮", "1. 高層互訪，成效斐然。")`` → ``一、(一) 1. 高層互訪，成效斐然``.
+    ``("一、以民主為基礎…", "(一) 邦誼穩固，互惠共榮", "1. 高層互訪，成效斐然。")``
+    → ``一、(一) 1. 高層互訪，成效斐然``.
     """
     if not section:
         return ""
@@ -100,7 +101,7 @@ def split_long(text: str, max_chars: int) -> list[tuple[int, str]]:
     start = 0
     cur = 0
     for m in _SENTENCE.finditer(text):
-        s, e = m.span()
+        e = m.end()
         if e - start > max_chars and cur > start:
             pieces.append((start, text[start:cur]))
             start = cur

@@ -28,6 +28,7 @@ class Passage:
     page: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: ``section`` as a list, ``page`` left out for non-PDF passages."""
         d = asdict(self)
         d["section"] = list(self.section)
         if self.page is None:

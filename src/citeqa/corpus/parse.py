@@ -37,10 +37,12 @@ class Block:
 
     @property
     def start(self) -> int:
+        """Source offset where the block's first piece starts."""
         return self.spans[0][0]
 
     @property
     def end(self) -> int:
+        """Source offset where the block's last piece ends."""
         return self.spans[-1][1]
 
 
@@ -60,9 +62,9 @@ class _Line:
 
 
 def parse_blocks(text: str, settings: ParseSettings | None = None) -> list[Block]:
-    """Split ``text`` into headings and paragraphs.
+    r"""Split ``text`` into headings and paragraphs.
 
-    Example: ``"一、總論\\n\\n1. 要點。\\n\\n內文甲\\n\\n頁首\\n\\n內文乙。"`` with ``頁首`` repeated as a
+    Example: ``"一、總論\n\n1. 要點。\n\n內文甲\n\n頁首\n\n內文乙。"`` with ``頁首`` repeated as a
     running header gives heading(1, 一、總論), heading(3, 1. 要點。), paragraph(內文甲內文乙。).
     """
     settings = settings or ParseSettings()
@@ -83,13 +85,19 @@ def parse_blocks(text: str, settings: ParseSettings | None = None) -> list[Block
                 continue
             prev = blocks[-1] if blocks else None
             # A heading broken across lines: its tail is a short line standing alone before the next heading.
-            if prev is not None and prev.kind == "heading" and continuable and len(group) == 1 and next_is_heading:
-                if _heading_continues(prev, line):
-                    blocks[-1] = Block(
-                        "heading", prev.level, prev.text + clean_heading(line.text), (*prev.spans, (line.start, line.end))
-                    )
-                    continuable = False
-                    continue
+            if (
+                prev is not None
+                and prev.kind == "heading"
+                and continuable
+                and len(group) == 1
+                and next_is_heading
+                and _heading_continues(prev, line)
+            ):
+                blocks[-1] = Block(
+                    "heading", prev.level, prev.text + clean_heading(line.text), (*prev.spans, (line.start, line.end))
+                )
+                continuable = False
+                continue
             continuable = False
             joins_soft_wrap = i > 0 and prev is not None and prev.kind == "paragraph"
             if prev is not None and prev.kind == "paragraph" and (pending_join or joins_soft_wrap):
@@ -160,9 +168,15 @@ def _heading_continues(heading: Block, line: _Line) -> bool:
 
 def _join(left: str, right: str) -> str:
     """Join two pieces of one paragraph: no space between CJK characters, one between Latin words."""
-    if left and right and left[-1].isascii() and right[0].isascii() and right[0].isalnum():
-        if left[-1].isalnum() or left[-1] in ",.;:!?)]\"'":
-            return f"{left} {right}"
+    if (
+        left
+        and right
+        and left[-1].isascii()
+        and right[0].isascii()
+        and right[0].isalnum()
+        and (left[-1].isalnum() or left[-1] in ",.;:!?)]\"'")
+    ):
+        return f"{left} {right}"
     return left + right
 
 

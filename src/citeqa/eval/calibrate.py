@@ -22,12 +22,16 @@ _CROSS_LINGUAL = (0.0, 0.01, 0.02, 0.03, 0.04, 0.05)
 
 @dataclass(frozen=True)
 class Sample:
+    """One eval question's label and the answerer's evidence for it (None when nothing was retrieved)."""
+
     answerable: bool
     evidence: Evidence | None
 
 
 @dataclass(frozen=True)
 class Calibration:
+    """The chosen abstention settings with the rates they reach on the calibration split."""
+
     settings: AbstainSettings
     abstain_recall: float
     false_abstain_rate: float
@@ -36,6 +40,7 @@ class Calibration:
 
 
 def collect(engine: Engine, questions: Sequence[EvalQuestion]) -> list[Sample]:
+    """Run the answerer once per question and keep its evidence, so the grid search needs no model."""
     return [Sample(q.answerable, engine.answerer.explain(q.question)[0]) for q in questions]
 
 

@@ -29,6 +29,7 @@ class PeerBM25:
 
     @classmethod
     def from_documents(cls, docs: list[Document]) -> PeerBM25:
+        """Split each document's raw text on blank lines, as the peer setup does, and index the pieces."""
         paras = [p.strip() for d in docs for p in _BLANK.split(d.text.replace("\r\n", "\n")) if p.strip()]
         return cls(paras)
 
@@ -36,6 +37,7 @@ class PeerBM25:
         return [w for w in self._jieba.lcut(text) if w.strip()]
 
     def search(self, query: str, k: int) -> list[str]:
+        """The ``k`` paragraphs with the highest BM25Okapi score for ``query``."""
         scores = self._bm25.get_scores(self._tok(query))
         order = sorted(range(len(scores)), key=lambda i: -scores[i])[:k]
         return [self.paragraphs[i] for i in order]

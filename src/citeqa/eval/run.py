@@ -32,6 +32,8 @@ class QuestionResult:
 
 @dataclass
 class RetrieverReport:
+    """Per-question results of one retriever; ``metrics`` aggregates them."""
+
     name: str
     results: list[QuestionResult] = field(default_factory=list)
 

@@ -32,7 +32,9 @@ class BM25:
                 ids, tfs = postings.setdefault(term, ([], []))
                 ids.append(i)
                 tfs.append(tf)
-        self._postings = {t: (np.array(i, dtype=np.int64), np.array(f, dtype=np.float32)) for t, (i, f) in postings.items()}
+        self._postings = {
+            t: (np.array(i, dtype=np.int64), np.array(f, dtype=np.float32)) for t, (i, f) in postings.items()
+        }
         self.idf = self._idf({t: len(ids) for t, (ids, _) in postings.items()})
         k1, b = self.params.k1, self.params.b
         self._norm = k1 * (1 - b + b * self.doc_len / self.avgdl) if self.avgdl else self.doc_len

@@ -41,10 +41,12 @@ class LocalIndex:
     sentence_vectors: np.ndarray
 
     def dense_top(self, query_vec: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """(row, cosine) of the ``k`` passages nearest to ``query_vec``, best first."""
         scores, ids = search_dense(self.dense, query_vec, k)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def bm25_top(self, query: str, k: int) -> list[tuple[int, float]]:
+        """(row, BM25 score) of the ``k`` best lexical matches for ``query``, tokenized as at build time."""
         return self.bm25.top(self.tokenizer(query), k)
 
     def sentence_rows(self, row: int) -> range:
@@ -269,7 +271,11 @@ def open_index(index_dir: Path, embedder: Embedder, *, corpus_settings: CorpusSe
     data = read_generation(index_dir)
     m = data.manifest
     model = m.get("model", {})
-    if model.get("dim") != embedder.dim or model.get("name") != embedder.name or model.get("fingerprint") != embedder.fingerprint:
+    if (
+        model.get("dim") != embedder.dim
+        or model.get("name") != embedder.name
+        or model.get("fingerprint") != embedder.fingerprint
+    ):
         raise IndexStateError(
             f"index at {index_dir} was built with model {model.get('name')} (dim {model.get('dim')}, "
             f"fingerprint {model.get('fingerprint')}), but the current model is {embedder.name} "
@@ -278,7 +284,8 @@ def open_index(index_dir: Path, embedder: Embedder, *, corpus_settings: CorpusSe
         )
     if corpus_settings is not None and m.get("corpus") != corpus_fingerprint(corpus_settings):
         raise IndexStateError(
-            f"index at {index_dir} was built with other chunking settings ({m.get('corpus')}); {rebuild_hint(index_dir)}"
+            f"index at {index_dir} was built with other chunking settings ({m.get('corpus')}); "
+            f"{rebuild_hint(index_dir)}"
         )
     _check_sources(index_dir, m.get("sources", {}))
     tokenizer = Tokenizer(m.get("user_words", []))
@@ -300,7 +307,9 @@ def _check_sources(index_dir: Path, sources: dict[str, dict[str, Any]]) -> None:
         if path is None:
             continue
         if not path.is_file():
-            raise IndexStateError(f"document {src} ({path}) of the index at {index_dir} is gone; {rebuild_hint(index_dir)}")
+            raise IndexStateError(
+                f"document {src} ({path}) of the index at {index_dir} is gone; {rebuild_hint(index_dir)}"
+            )
         if hashlib.sha256(path.read_bytes()).hexdigest() != info.get("sha256"):
             raise IndexStateError(
                 f"document {src} has changed since the index at {index_dir} was built; {rebuild_hint(index_dir)}"

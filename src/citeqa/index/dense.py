@@ -22,6 +22,7 @@ def build_dense(vectors: np.ndarray, kind: str = "flat", *, hnsw_m: int = 32, iv
         raise ValueError(f"unknown index kind {kind!r}; choose one of {', '.join(KINDS)}")
     x = np.ascontiguousarray(vectors, dtype=np.float32)
     n, d = x.shape
+    index: faiss.Index
     if kind == "flat":
         index = faiss.IndexFlatIP(d)
     elif kind == "hnsw":
@@ -49,12 +50,14 @@ def search_dense(index: Any, queries: np.ndarray, k: int) -> tuple[np.ndarray, n
 
 
 def write_dense(index: Any, path: Path) -> None:
+    """Save a FAISS index to ``path`` (FAISS's own binary format)."""
     import faiss
 
     faiss.write_index(index, str(path))
 
 
 def read_dense(path: Path) -> Any:
+    """Load a FAISS index saved by ``write_dense``."""
     import faiss
 
     return faiss.read_index(str(path))

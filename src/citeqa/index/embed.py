@@ -52,9 +52,11 @@ class SentenceTransformerEmbedder:
         self._passage_prompt = "passage" if "passage" in prompts else None
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Normalised vectors for questions, with the model's "query" prompt where it has one (E5)."""
         return self._encode(texts, self._query_prompt, progress=False)
 
     def encode_passages(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        """Normalised vectors for passages, with the model's "passage" prompt where it has one (E5)."""
         return self._encode(texts, self._passage_prompt, progress=progress)
 
     def _encode(self, texts: list[str], prompt: str | None, *, progress: bool) -> np.ndarray:
@@ -98,7 +100,7 @@ def _looks_like_path(spec: str) -> bool:
 
 
 def _quiet_transformers() -> None:
-    """transformers draws a "Loading weights" bar on stderr for every load; citeqa shows its own."""
+    """Hide the "Loading weights" bar transformers draws on stderr for every load; citeqa shows its own."""
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
@@ -163,6 +165,7 @@ class QueryCache:
         self._lock = threading.Lock()
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Encode one question through the cache (returned read-only); batches go straight to the model."""
         if len(texts) != 1:
             return self.inner.encode_queries(texts)
         key = texts[0]
@@ -180,6 +183,7 @@ class QueryCache:
         return vec
 
     def encode_passages(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        """Passages are encoded once per build, so they bypass the cache."""
         return self.inner.encode_passages(texts, progress=progress)
 
     def clear(self) -> None:

@@ -50,6 +50,7 @@ class IndexData:
 
 
 def rebuild_hint(index_dir: Path) -> str:
+    """The command that fixes a stale or damaged index, for the end of an error message."""
     return f"run `citeqa index --index {index_dir}` to rebuild it"
 
 
@@ -105,7 +106,9 @@ def read_generation(index_dir: Path) -> IndexData:
     try:
         manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise IndexStateError(f"index at {index_dir} has a missing or damaged manifest; {rebuild_hint(index_dir)}") from exc
+        raise IndexStateError(
+            f"index at {index_dir} has a missing or damaged manifest; {rebuild_hint(index_dir)}"
+        ) from exc
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexStateError(
             f"index at {index_dir} has format {manifest.get('format_version')}, this citeqa reads {FORMAT_VERSION}; "
@@ -126,7 +129,9 @@ def read_generation(index_dir: Path) -> IndexData:
         raise IndexStateError(f"index at {index_dir} cannot be read ({exc}); {rebuild_hint(index_dir)}") from exc
     n = len(passages)
     if not (len(tokens) == n == len(vectors) == dense.ntotal) or len(sentences) != len(sentence_vectors):
-        raise IndexStateError(f"index at {index_dir} is inconsistent ({n} passages, {dense.ntotal} vectors); {rebuild_hint(index_dir)}")
+        raise IndexStateError(
+            f"index at {index_dir} is inconsistent ({n} passages, {dense.ntotal} vectors); {rebuild_hint(index_dir)}"
+        )
     return IndexData(manifest, passages, vectors, dense, tokens, sentences, sentence_vectors)
 
 

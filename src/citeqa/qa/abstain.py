@@ -24,8 +24,11 @@ class Evidence:
 
 @dataclass(frozen=True)
 class AbstainSettings:
-    """score = cosine + w_coverage·coverage (or the cross-lingual bonus) − type_penalty·(type
-    missing) ≥ threshold → grounded."""
+    """Weights and threshold of the grounding score.
+
+    score = cosine + w_coverage·coverage (or the cross-lingual bonus) − type_penalty·(type
+    missing) ≥ threshold → grounded.
+    """
 
     threshold: float = 0.8158
     w_coverage: float = 0.0
@@ -35,6 +38,7 @@ class AbstainSettings:
 
 
 def grounding_score(ev: Evidence, s: AbstainSettings) -> float:
+    """The one score ``decide`` compares with ``s.threshold`` (the formula is on ``AbstainSettings``)."""
     lexical = s.cross_lingual_bonus if ev.coverage is None else s.w_coverage * ev.coverage
     return ev.sentence_cosine + lexical - (s.type_penalty if ev.typed is False else 0.0)
 

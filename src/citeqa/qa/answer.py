@@ -8,7 +8,7 @@ one or two are quoted verbatim with ``[n]`` markers. ``grounded`` comes from ``a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from citeqa.qa.retrieve import Retriever
 _TRIM = "；;，,、：: "
 # Words that shape a question but name nothing the answer must contain (folded to Simplified).
 QUESTION_WORDS = frozenset(
-    "哪个 哪一 哪里 哪儿 哪位 哪家 哪条 哪项 哪国 哪些 什么 为何 为什么 多久 多高 多长 多大 多远 是谁 谁 "
+    "哪个 哪一 哪里 哪儿 哪位 哪家 哪条 哪项 哪国 哪些 什么 为何 为什么 多久 多高 多长 多大 多远 是谁 谁 "  # noqa: SIM905 - reads as a word list
     "叫 名称 名字 请问 哪 几 多少 何时 何处 如何 怎么 怎样 是否 有没有 吗 呢 分别 各 那 这 那个 这个 "
     "一共 总共 大约 左右 之前 之后 以后 以前 曾经 哪年 哪月 哪天 几月 几年 几天 几次 几位 几个".split()
 )
@@ -38,7 +38,7 @@ class AnswerSettings:
     w_lexical: float = 0.05
     w_type: float = 0.04
     w_rank: float = 0.02
-    abstain: AbstainSettings = AbstainSettings()
+    abstain: AbstainSettings = field(default_factory=AbstainSettings)
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class ExtractiveAnswerer:
         """Answer ``question``; ``retrieval_query`` (e.g. with the previous turn) is used to retrieve."""
         evidence, grounded_answer, hits = self.explain(question, k, retrieval_query=retrieval_query)
         if evidence is None or grounded_answer is None or not decide(evidence, self.settings.abstain):
-            return _abstained(question, hits)
+            return abstained(question, hits)
         return grounded_answer
 
     def explain(
@@ -107,10 +107,12 @@ class ExtractiveAnswerer:
             coverage=None if passage_cov is None else max(best.coverage or 0.0, passage_cov),
             typed=best.typed if qtype.kind != "any" else None,
         )
-        chosen = [best] + [
+        others = [
             c for c in cands[1 : self.settings.max_quotes * 4]
-            if c.score >= best.score - self.settings.second_quote_margin and (c.hit.id, c.start) != (best.hit.id, best.start)
-        ][: self.settings.max_quotes - 1]
+            if c.score >= best.score - self.settings.second_quote_margin
+            and (c.hit.id, c.start) != (best.hit.id, best.start)
+        ]
+        chosen = [best, *others[: self.settings.max_quotes - 1]]
         return evidence, _compose(question, chosen), hits
 
     def _row(self, hit: Hit) -> int:
@@ -124,9 +126,12 @@ class ExtractiveAnswerer:
         return rows
 
     def _term_weights(self, query: str) -> dict[str, float] | None:
-        """idf weight of each key term of a Chinese question; terms the corpus never uses weigh the
-        most (a question about 處長 or 規費 is not answered by a passage that lacks them).
-        None for a question with no Chinese: its terms cannot match the text lexically."""
+        """The idf weight of each key term of a Chinese question.
+
+        Terms the corpus never uses weigh the most (a question about 處長 or 規費 is not answered by
+        a passage that lacks them). None for a question with no Chinese: its terms cannot match the
+        text lexically.
+        """
         if not any("\u4e00" <= ch <= "\u9fff" for ch in query):
             return None
         idf = self.index.bm25.idf
@@ -162,7 +167,8 @@ def _compose(question: str, chosen: list[_Candidate]) -> Answer:
     return Answer(question, "".join(parts), True, tuple(citations))
 
 
-def _abstained(question: str, hits: list[Hit]) -> Answer:
+def abstained(question: str, hits: list[Hit]) -> Answer:
+    """The "documents do not say" answer, listing the closest passages without markers."""
     cjk = any("\u4e00" <= ch <= "\u9fff" for ch in question)
     text = (
         "文件中沒有找到這個問題的答案。以下是最接近的段落，供您參考。"

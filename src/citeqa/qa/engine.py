@@ -17,6 +17,7 @@ from citeqa.index.embed import QueryCache
 from citeqa.qa.abstain import AbstainSettings
 from citeqa.qa.answer import AnswerSettings, ExtractiveAnswerer
 from citeqa.qa.hits import Answer, Hit
+from citeqa.qa.llm import ChatClient, GenerativeAnswerer, LLMSettings
 from citeqa.qa.retrieve import BM25Retriever, DenseRetriever, HybridRetriever, Retriever
 from citeqa.settings import Settings
 
@@ -28,6 +29,7 @@ def _stderr(msg: str) -> None:
 
 
 def corpus_settings(settings: Settings) -> CorpusSettings:
+    """The corpus stage's share of the settings: chunk size and the document size limit."""
     return CorpusSettings(chunk=ChunkSettings(max_chars=settings.max_chars), max_doc_bytes=settings.max_doc_bytes)
 
 
@@ -52,6 +54,7 @@ class Engine:
     index: LocalIndex
     retrievers: dict[str, Retriever]
     answerer: ExtractiveAnswerer
+    llm: LLMSettings | None = None  # set when an OpenAI-compatible chat endpoint is configured
 
     @classmethod
     def open(
@@ -64,7 +67,10 @@ class Engine:
     ) -> Engine:
         """Load the model and the index; build the default index from the bundled corpus if missing."""
         embedder = load_embedder(
-            settings.embed_model, cache_dir=settings.cache_dir, allow_download=settings.allow_download, progress=progress
+            settings.embed_model,
+            cache_dir=settings.cache_dir,
+            allow_download=settings.allow_download,
+            progress=progress,
         )
         target = index_dir or settings.index_dir
         csettings = corpus_settings(settings)
@@ -86,7 +92,10 @@ class Engine:
         embedder = QueryCache(embedder)
         retrievers = make_retrievers(index, embedder, settings)
         answerer = ExtractiveAnswerer(index, embedder, retrievers["hybrid"], answer_settings(settings))
-        return cls(settings, embedder, index, retrievers, answerer)
+        llm = None
+        if settings.llm_base_url and settings.llm_model:
+            llm = LLMSettings(settings.llm_base_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout)
+        return cls(settings, embedder, index, retrievers, answerer, llm)
 
     def search(
         self, query: str, k: int | None = None, retriever: str = "hybrid", *, source: str | None = None
@@ -131,6 +140,9 @@ class Engine:
         if source:
             only = SourceFilter(self.retrievers["hybrid"], source, self.index.passages)
             answerer = ExtractiveAnswerer(self.index, self.embedder, only, answerer.settings)
+        if self.llm is not None:
+            generator = GenerativeAnswerer(answerer, ChatClient(self.llm), self.llm)
+            return generator.answer(q, k, retrieval_query=retrieval)
         return answerer.answer(q, k, retrieval_query=retrieval)
 
 
@@ -188,10 +200,12 @@ def follow_up_query(question: str, previous: str) -> str | None:
 
 
 def answer_settings(settings: Settings) -> AnswerSettings:
+    """The answerer's settings: default top-k and the configured abstention threshold."""
     return AnswerSettings(top_k=settings.top_k, abstain=AbstainSettings(threshold=settings.abstain_threshold))
 
 
 def make_retrievers(index: LocalIndex, embedder: Embedder, settings: Settings) -> dict[str, Retriever]:
+    """The dense, BM25 and hybrid (weighted RRF of both) retrievers over one index, by name."""
     dense = DenseRetriever(index, embedder)
     bm25 = BM25Retriever(index)
     hybrid = HybridRetriever(((dense, settings.dense_weight), (bm25, settings.bm25_weight)), rrf_k=settings.rrf_k)

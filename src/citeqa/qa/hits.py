@@ -19,6 +19,7 @@ class Hit:
 
     @property
     def id(self) -> str:
+        """The cited passage's id, the key that fusion and citations deduplicate on."""
         return self.passage.id
 
     def to_dict(self) -> dict[str, Any]:
@@ -52,6 +53,7 @@ class Answer:
     citations: tuple[Hit, ...]
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON contract: question, answer, grounded, and citations as ``Hit.to_dict`` objects."""
         return {
             "question": self.question,
             "answer": self.answer,

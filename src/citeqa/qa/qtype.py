@@ -17,7 +17,8 @@ from citeqa.index.tokenize import fold
 _NUM = r"(?:\d[\d,.]*|[一二两三四五六七八九十百千万亿]+)"  # matched on folded (Simplified) text
 _COUNT = re.compile(r"(?:幾|几|多少)\s*([^\s，。？?、的是]?)|how (?:many|much)|what number|number of", re.I)
 _DATE = re.compile(
-    r"何時|何时|什麼時候|什么时候|哪一?年|哪一?個?月|哪一?个?月|幾月|几月|哪一?天|哪個時間|when\b|what (?:month|year|date)|which (?:month|year)",
+    r"何時|何时|什麼時候|什么时候|哪一?年|哪一?個?月|哪一?个?月|幾月|几月|哪一?天|哪個時間|"
+    r"when\b|what (?:month|year|date)|which (?:month|year)",
     re.I,
 )
 _DATE_IN_TEXT = re.compile(rf"{_NUM}\s*[年月日]|本年|同月|今年|去年|明年|迄今")
@@ -35,7 +36,9 @@ _MONEY_Q = re.compile(
     r"\bbudget|\bcost|\bfees?\b|\bamount", re.I
 )
 _MONEY_IN_TEXT = re.compile(r"\d[\d,.]*\s*(?:亿|万|千|百)?\s*(?:美元|元|欧元|日圆|新台币|台币)|us\$|nt\$|\$\s*\d")
-_MEASURE_Q = re.compile(r"多高|多长|多远|多重|多深|多宽|how (?:tall|high|long|far|big|deep|wide)\b|\bheight|\blength", re.I)
+_MEASURE_Q = re.compile(
+    r"多高|多长|多远|多重|多深|多宽|how (?:tall|high|long|far|big|deep|wide)\b|\bheight|\blength", re.I
+)
 _MEASURE_IN_TEXT = re.compile(r"\d[\d,.]*\s*(?:公尺|公里|米|英尺|公斤|吨|平方公里|公顷|m\b|km\b|kg\b)")
 _RATE_Q = re.compile(r"百分之|比率|比例|成长率|增长率|\bpercent|\bpercentage|\brate\b", re.I)
 _RATE_IN_TEXT = re.compile(r"%|％|百分之|成")
@@ -48,10 +51,13 @@ _SYNONYMS = ("次度回趟", "名位人员", "项件", "天日")
 
 @dataclass(frozen=True)
 class QuestionType:
+    """The kind of answer a question asks for, with the measure word of a count (幾次 → 次)."""
+
     kind: str  # "count", "date", "person", "money", "measure", "rate" or "any"
     unit: str = ""
 
     def satisfied_by(self, sentence: str) -> bool:
+        """True when ``sentence`` holds this kind of answer (a date, a title, a number with the unit)."""
         sentence = fold(sentence)
         if self.kind == "date":
             return bool(_DATE_IN_TEXT.search(sentence))

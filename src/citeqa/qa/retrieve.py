@@ -15,7 +15,10 @@ from citeqa.qa.hits import Hit
 class Retriever(Protocol):
     """Anything that turns a query into ranked hits."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """Short name: "dense", "bm25" or "hybrid" (read-only, as on the frozen dataclasses)."""
+        ...
 
     def search(self, query: str, k: int) -> list[Hit]:
         """The ``k`` best passages for ``query``, best first."""
@@ -31,6 +34,7 @@ class DenseRetriever:
     name: str = "dense"
 
     def search(self, query: str, k: int) -> list[Hit]:
+        """The ``k`` passages whose embeddings are nearest the query's, best first."""
         vec = self.embedder.encode_queries([query])
         return [Hit(self.index.passages[i], s) for i, s in self.index.dense_top(vec, k)]
 
@@ -43,6 +47,7 @@ class BM25Retriever:
     name: str = "bm25"
 
     def search(self, query: str, k: int) -> list[Hit]:
+        """The ``k`` passages with the highest BM25 score for the query's tokens, best first."""
         return [Hit(self.index.passages[i], s) for i, s in self.index.bm25_top(query, k)]
 
 
@@ -61,6 +66,7 @@ class HybridRetriever:
     name: str = "hybrid"
 
     def search(self, query: str, k: int) -> list[Hit]:
+        """The ``k`` passages with the highest fused score; each hit's score is its fused score."""
         depth = max(k, self.depth)
         runs = [(leg.search(query, depth), weight) for leg, weight in self.legs]
         first: dict[str, Hit] = {}
