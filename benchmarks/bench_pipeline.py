@@ -31,7 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _common import emit, log, machine, peak_rss_mib, summarize_ms, timed
+from _common import emit, loadavg, log, machine, peak_rss_mib, summarize_ms, timed
 
 LEGS = ("dense", "bm25", "hybrid")
 
@@ -153,6 +153,7 @@ def run(args: argparse.Namespace, result: dict[str, Any], env: dict[str, str]) -
         f"open {t['index_open_s']:.2f} s)"
     )
     result["timings_s"] = t
+    result["loadavg_by_phase"] = {"start": result["machine_start"]["loadavg"], "after_build": loadavg()}
 
     questions = [q.question for q in load_eval_set()]
     if args.questions:
@@ -164,7 +165,9 @@ def run(args: argparse.Namespace, result: dict[str, Any], env: dict[str, str]) -
     torch.set_num_threads(threads[0])
     result["warm"] = warm[threads[0]]
     result["warm_by_torch_threads"] = {str(n): w for n, w in warm.items()}
+    result["loadavg_by_phase"]["after_warm"] = loadavg()
     result["cold_start"] = cold_start(env, questions, args.cold_runs)
+    result["loadavg_by_phase"]["after_cold_start"] = loadavg()
 
 
 def warm_latency(
