@@ -2,7 +2,7 @@
 warm search/ask latency, peak RSS.
 
     .venv/bin/python benchmarks/bench_pipeline.py            # full: every eval question, 5 cold starts
-    .venv/bin/python benchmarks/bench_pipeline.py --quick    # smoke: 8 passages, 6 questions, 1 cold start
+    .venv/bin/python benchmarks/bench_pipeline.py --quick    # smoke: 8 passages, 6 questions, 1 thread
 
 Uses a private temporary CITEQA_CACHE_DIR / CITEQA_DATA_DIR (removed at the end) unless --cache-dir /
 --data-dir are given, so it never touches the user's model cache or index. With a --cache-dir that
@@ -43,7 +43,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--passages", type=int, help="index only the first N passages (default: all; --quick: 8)")
     p.add_argument(
         "--torch-threads", type=int,
-        help="torch threads here and OMP_NUM_THREADS of the cold-start processes (default: torch's own)",
+        help="torch threads here and OMP_NUM_THREADS of the cold starts (default torch's own; --quick 1)",
     )
     p.add_argument(
         "--one-thread-too", action=argparse.BooleanOptionalAction,
@@ -56,6 +56,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     args.questions = args.questions or (6 if args.quick else None)
     args.passages = args.passages or (8 if args.quick else None)
+    if args.quick and args.torch_threads is None:
+        args.torch_threads = 1  # a smoke run: avoid the ~1 s OpenMP stalls of a busy 2-core machine
     if args.one_thread_too is None:
         args.one_thread_too = not args.quick
     args.cold_runs = args.cold_runs if args.cold_runs is not None else (1 if args.quick else 5)
