@@ -167,6 +167,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         cache_dir=settings.cache_dir,
         allow_download=settings.allow_download,
         progress=not args.quiet,
+        torch_threads=settings.torch_threads,
     )
     build_index(
         corpus, embedder, index_dir, corpus_settings=csettings, source_paths=corpus.paths, roots=list(paths),

@@ -31,6 +31,7 @@ class Settings:
     cache_dir: Path
     embed_model: str = ""  # "" = the bundled offline multilingual-e5-small
     allow_download: bool = False  # let sentence-transformers fetch a named model from the Hub
+    torch_threads: int = 0  # 0 = torch's default; 1 suits serving on small, busy machines
     max_chars: int = 500
     max_doc_bytes: int = 50_000_000
     index_kind: str = "flat"  # flat | hnsw | ivf

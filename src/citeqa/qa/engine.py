@@ -71,6 +71,7 @@ class Engine:
             cache_dir=settings.cache_dir,
             allow_download=settings.allow_download,
             progress=progress,
+            torch_threads=settings.torch_threads,
         )
         target = index_dir or settings.index_dir
         csettings = corpus_settings(settings)
