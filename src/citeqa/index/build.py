@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,11 @@ class LocalIndex:
     def bm25_top(self, query: str, k: int) -> list[tuple[int, float]]:
         """(row, BM25 score) of the ``k`` best lexical matches for ``query``, tokenized as at build time."""
         return self.bm25.top(self.tokenizer(query), k)
+
+    @cached_property
+    def row_of(self) -> dict[str, int]:
+        """Passage id → row, built once per loaded index (shared by every answerer over it)."""
+        return {p.id: i for i, p in enumerate(self.passages)}
 
     def sentence_rows(self, row: int) -> range:
         """Indices into ``sentences`` of the sentences of passage ``row`` (stored in row order)."""

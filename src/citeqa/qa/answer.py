@@ -116,14 +116,7 @@ class ExtractiveAnswerer:
         return evidence, _compose(question, chosen), hits
 
     def _row(self, hit: Hit) -> int:
-        return self._rows()[hit.id]
-
-    def _rows(self) -> dict[str, int]:
-        rows = getattr(self, "_row_cache", None)
-        if rows is None:
-            rows = {p.id: i for i, p in enumerate(self.index.passages)}
-            self._row_cache = rows
-        return rows
+        return self.index.row_of[hit.id]
 
     def _term_weights(self, query: str) -> dict[str, float] | None:
         """The idf weight of each key term of a Chinese question.

@@ -21,8 +21,6 @@ from citeqa.qa.llm import ChatClient, GenerativeAnswerer, LLMSettings
 from citeqa.qa.retrieve import BM25Retriever, DenseRetriever, HybridRetriever, Retriever
 from citeqa.settings import Settings
 
-RETRIEVERS = ("hybrid", "dense", "bm25")
-
 
 def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
