@@ -86,3 +86,29 @@ def real_env(tmp_path_factory) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def real_engine(real_env) -> Engine:
     return Engine.open(Settings.from_env(real_env), progress=False, log=lambda _: None)
+
+
+@pytest.fixture(scope="session")
+def fake_milvus_engine(bundled, fake_embedder, tmp_path_factory) -> Engine:
+    """The bundled corpus in Milvus Lite (a file in tmp), with the fake embedder."""
+    pytest.importorskip("pymilvus", reason="the Milvus backend is an extra: pip install 'citeqa[milvus]'")
+    from citeqa.index.milvus import MilvusSettings
+    from citeqa.index.milvus_ingest import build_milvus
+
+    uri = str(tmp_path_factory.mktemp("milvus") / "citeqa.db")
+    ms = MilvusSettings(uri=uri)
+    index = build_milvus(
+        bundled, fake_embedder, ms, corpus_settings=CorpusSettings(),
+        source_paths={bundled.documents[0].source: bundled_corpus_path()}, progress=False, log=lambda _: None,
+    )
+    settings = Settings.from_env(
+        {}, index_dir=tmp_path_factory.mktemp("unused"), cache_dir=tmp_path_factory.mktemp("c"),
+        backend="milvus", milvus_uri=uri,
+    )
+    return Engine.assemble(settings, fake_embedder, index)
+
+
+@pytest.fixture(scope="session", params=["local", "milvus"])
+def any_engine(request) -> Engine:
+    """The fake-model engine on each backend: the shared retriever and answer suites run on both."""
+    return request.getfixturevalue("fake_engine" if request.param == "local" else "fake_milvus_engine")

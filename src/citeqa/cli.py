@@ -55,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only files whose path inside a folder given matches (repeatable)")
     i.add_argument("--exclude", action="append", default=[], metavar="GLOB",
                    help="skip files whose path inside a folder given matches (repeatable)")
-    i.add_argument("--full", action="store_true", help="embed every file again, even unchanged ones")
+    i.add_argument("--full", action="store_true",
+                   help="embed every file again, even unchanged ones (Milvus: drop and recreate the collections)")
     i.add_argument("--kind", choices=("flat", "hnsw", "ivf"), help="FAISS index type (default flat)")
     i.add_argument("--max-chars", type=int, help="split paragraphs longer than this at sentence ends")
     i.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -99,6 +100,16 @@ def build_parser() -> argparse.ArgumentParser:
 def _index_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", type=Path, help="index directory (default: the user data dir; CITEQA_INDEX_DIR)")
     p.add_argument("--model", help="sentence-transformers model name or folder (CITEQA_EMBED_MODEL)")
+    backend_options(p)
+
+
+def backend_options(p: argparse.ArgumentParser) -> None:
+    """``--backend`` and ``--milvus-uri`` (also CITEQA_BACKEND, CITEQA_MILVUS_URI)."""
+    p.add_argument(
+        "--backend", choices=("local", "milvus"), help="where the index lives (default local; CITEQA_BACKEND)"
+    )
+    p.add_argument("--milvus-uri", metavar="URI",
+                   help="Milvus Lite file (./citeqa.db) or server http://host:19530 (CITEQA_MILVUS_URI)")
 
 
 def _query_options(p: argparse.ArgumentParser) -> None:
@@ -115,6 +126,8 @@ def settings_from(args: argparse.Namespace) -> Any:
         embed_model=getattr(args, "model", None),
         max_chars=getattr(args, "max_chars", None),
         index_kind=getattr(args, "kind", None),
+        backend=getattr(args, "backend", None),
+        milvus_uri=getattr(args, "milvus_uri", None),
     )
 
 
@@ -153,7 +166,16 @@ def cmd_index(args: argparse.Namespace) -> int:
     csettings = corpus_settings(settings)
     index_dir = args.index or settings.index_dir
     include, exclude = args.include, args.exclude
-    previous = None if args.paths else peek_manifest(index_dir) or {}
+    milvus = settings.backend == "milvus"
+    if milvus:
+        from citeqa.index.milvus import connect, read_manifest
+        from citeqa.qa.engine import milvus_settings
+
+        ms = milvus_settings(settings)
+        previous = None if args.paths else read_manifest(connect(ms), ms) or {}
+        index_dir = Path(ms.uri)  # for the progress line only
+    else:
+        previous = None if args.paths else peek_manifest(index_dir) or {}
     roots = (previous or {}).get("roots")
     paths = args.paths or [Path(p) for p in roots or []] or [bundled_corpus_path()]
     if previous and roots:
@@ -169,6 +191,14 @@ def cmd_index(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         torch_threads=settings.torch_threads,
     )
+    if milvus:
+        from citeqa.index.milvus_ingest import build_milvus
+
+        build_milvus(
+            corpus, embedder, ms, corpus_settings=csettings, source_paths=corpus.paths, roots=list(paths),
+            include=include, exclude=exclude, full=args.full, progress=not args.quiet,
+        )
+        return 0
     build_index(
         corpus, embedder, index_dir, corpus_settings=csettings, source_paths=corpus.paths, roots=list(paths),
         include=include, exclude=exclude, kind=settings.index_kind, progress=not args.quiet, incremental=not args.full,

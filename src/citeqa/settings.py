@@ -45,7 +45,12 @@ class Settings:
     llm_model: str = ""
     llm_api_key: str = ""
     llm_timeout: float = 20.0
-    backend: str = "local"
+    backend: str = "local"  # local (FAISS + BM25 files) | milvus
+    milvus_uri: str = ""  # a *.db file (Milvus Lite) or http://host:19530
+    milvus_token: str = ""
+    milvus_db: str = ""
+    milvus_collection: str = "citeqa"
+    milvus_index_type: str = "FLAT"  # FLAT | HNSW | IVF_FLAT
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

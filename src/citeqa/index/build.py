@@ -5,17 +5,19 @@ from __future__ import annotations
 import hashlib
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from citeqa.corpus import CorpusSettings, LoadedCorpus, Passage, bundled_corpus_path
 from citeqa.corpus.chunk import sentence_spans
 from citeqa.errors import IndexStateError
+from citeqa.index.base import SentenceVector
 from citeqa.index.bm25 import BM25
 from citeqa.index.dense import build_dense, search_dense
 from citeqa.index.embed import Embedder
@@ -30,6 +32,8 @@ def _stderr(msg: str) -> None:
 @dataclass(frozen=True)
 class LocalIndex:
     """A loaded index: passages with a FAISS leg and a BM25 leg over the same row order."""
+
+    backend: ClassVar[str] = "local"
 
     path: Path
     manifest: dict[str, Any]
@@ -59,6 +63,41 @@ class LocalIndex:
         """Indices into ``sentences`` of the sentences of passage ``row`` (stored in row order)."""
         col = self.sentences[:, 0]
         return range(int(np.searchsorted(col, row, "left")), int(np.searchsorted(col, row, "right")))
+
+    # The answerer's view of an index, shared with the Milvus backend (citeqa.index.milvus).
+    @property
+    def passage_count(self) -> int:
+        """How many passages the index holds."""
+        return len(self.passages)
+
+    def source_counts(self) -> dict[str, int]:
+        """Passages per indexed source."""
+        return dict(Counter(p.source for p in self.passages))
+
+    def sentences_for(self, ids: Sequence[str]) -> dict[str, list[SentenceVector]]:
+        """Start, end and vector of every sentence of the passages ``ids``, in text order."""
+        out: dict[str, list[SentenceVector]] = {}
+        for pid in ids:
+            rows = self.sentence_rows(self.row_of[pid])
+            out[pid] = [
+                SentenceVector(int(self.sentences[si, 1]), int(self.sentences[si, 2]), self.sentence_vectors[si])
+                for si in rows
+            ]
+        return out
+
+    def vectors_for(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored embedding of each passage in ``ids``."""
+        return {pid: self.vectors[self.row_of[pid]] for pid in ids}
+
+    def idf_for(self, terms: Iterable[str]) -> dict[str, float]:
+        """BM25 idf of the ``terms`` the corpus uses (terms it never uses are left out)."""
+        idf = self.bm25.idf
+        return {t: idf[t] for t in terms if t in idf}
+
+    @cached_property
+    def max_idf(self) -> float:
+        """The highest idf of any term: the weight given to a term the corpus never uses."""
+        return max(self.bm25.idf.values(), default=1.0)
 
 
 def build_index(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from citeqa.index import Embedder, LocalIndex
+from citeqa.index import Embedder, SearchIndex
 from citeqa.qa.abstain import AbstainSettings, Evidence, decide
 from citeqa.qa.hits import Answer, Hit
 from citeqa.qa.qtype import question_type
@@ -54,9 +54,9 @@ class _Candidate:
 
 
 class ExtractiveAnswerer:
-    """Answers from a local index. Thread-safe: it holds no per-question state."""
+    """Answers from an index (local or Milvus). Thread-safe: it holds no per-question state."""
 
-    def __init__(self, index: LocalIndex, embedder: Embedder, retriever: Retriever, settings: AnswerSettings) -> None:
+    def __init__(self, index: SearchIndex, embedder: Embedder, retriever: Retriever, settings: AnswerSettings) -> None:
         self.index = index
         self.embedder = embedder
         self.retriever = retriever
@@ -85,12 +85,12 @@ class ExtractiveAnswerer:
         qtype = question_type(question)
         weights = self._term_weights(query)
         cands: list[_Candidate] = []
+        sentences = self.index.sentences_for([h.id for h in hits])
         for rank, hit in enumerate(hits):
-            row = self._row(hit)
-            for si in self.index.sentence_rows(row):
-                _, s, e = (int(x) for x in self.index.sentences[si])
+            for sv in sentences.get(hit.id, ()):
+                s, e = sv.start, sv.end
                 text = hit.passage.text[s:e]
-                cosine = float(np.dot(self.index.sentence_vectors[si], qvec))
+                cosine = float(np.dot(sv.vector, qvec))
                 coverage = _coverage(weights, set(self.index.tokenizer(text)))
                 typed = qtype.satisfied_by(text)
                 st = self.settings
@@ -103,7 +103,7 @@ class ExtractiveAnswerer:
         passage_cov = _coverage(weights, set(self.index.tokenizer(hits[0].passage.embed_text)))
         evidence = Evidence(
             sentence_cosine=best.cosine,
-            passage_score=float(np.dot(self.index.vectors[self._row(hits[0])], qvec)),
+            passage_score=float(np.dot(self.index.vectors_for([hits[0].id])[hits[0].id], qvec)),
             coverage=None if passage_cov is None else max(best.coverage or 0.0, passage_cov),
             typed=best.typed if qtype.kind != "any" else None,
         )
@@ -115,9 +115,6 @@ class ExtractiveAnswerer:
         chosen = [best, *others[: self.settings.max_quotes - 1]]
         return evidence, _compose(question, chosen), hits
 
-    def _row(self, hit: Hit) -> int:
-        return self.index.row_of[hit.id]
-
     def _term_weights(self, query: str) -> dict[str, float] | None:
         """The idf weight of each key term of a Chinese question.
 
@@ -127,10 +124,11 @@ class ExtractiveAnswerer:
         """
         if not any("\u4e00" <= ch <= "\u9fff" for ch in query):
             return None
-        idf = self.index.bm25.idf
-        top = max(idf.values(), default=1.0)
+        terms = set(self.index.tokenizer(query)) - QUESTION_WORDS
+        idf = self.index.idf_for(terms)
+        top = self.index.max_idf
         weights = {}
-        for t in set(self.index.tokenizer(query)) - QUESTION_WORDS:
+        for t in terms:
             if t in idf:
                 weights[t] = max(idf[t], 0.0)
             elif len(t) >= 2 and not t.isdigit():

@@ -6,13 +6,23 @@ import fnmatch
 import re
 import sys
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from citeqa.corpus import ChunkSettings, CorpusSettings, Document, Passage, load_corpus
+from citeqa.corpus import ChunkSettings, CorpusSettings, Document, load_corpus
 from citeqa.errors import InputError
-from citeqa.index import Embedder, LocalIndex, build_index, load_embedder, open_index
+from citeqa.index import (
+    BACKENDS,
+    Embedder,
+    LocalIndex,
+    SearchIndex,
+    build_index,
+    corpus_fingerprint,
+    load_embedder,
+    open_index,
+)
 from citeqa.index.embed import QueryCache
 from citeqa.qa.abstain import AbstainSettings
 from citeqa.qa.answer import AnswerSettings, ExtractiveAnswerer
@@ -20,6 +30,9 @@ from citeqa.qa.hits import Answer, Hit
 from citeqa.qa.llm import ChatClient, GenerativeAnswerer, LLMSettings
 from citeqa.qa.retrieve import BM25Retriever, DenseRetriever, HybridRetriever, Retriever
 from citeqa.settings import Settings
+
+if TYPE_CHECKING:
+    from citeqa.index.milvus import MilvusSettings
 
 
 def _stderr(msg: str) -> None:
@@ -49,7 +62,7 @@ class Engine:
 
     settings: Settings
     embedder: Embedder
-    index: LocalIndex
+    index: SearchIndex
     retrievers: dict[str, Retriever]
     answerer: ExtractiveAnswerer
     llm: LLMSettings | None = None  # set when an OpenAI-compatible chat endpoint is configured
@@ -63,7 +76,13 @@ class Engine:
         progress: bool = True,
         log: Callable[[str], None] = _stderr,
     ) -> Engine:
-        """Load the model and the index; build the default index from the bundled corpus if missing."""
+        """Load the model and the index; build the default index from the bundled corpus if missing.
+
+        With ``settings.backend == "milvus"`` the index is the Milvus collection named by the
+        settings; it is never built implicitly (several replicas may start at once).
+        """
+        if settings.backend not in BACKENDS:
+            raise InputError(f"unknown backend {settings.backend!r}; choose one of {', '.join(BACKENDS)}")
         embedder = load_embedder(
             settings.embed_model,
             cache_dir=settings.cache_dir,
@@ -71,6 +90,8 @@ class Engine:
             progress=progress,
             torch_threads=settings.torch_threads,
         )
+        if settings.backend == "milvus":
+            return cls._open_milvus(settings, embedder)
         target = index_dir or settings.index_dir
         csettings = corpus_settings(settings)
         if index_dir is None and not (target / "CURRENT").exists():
@@ -86,7 +107,15 @@ class Engine:
         return cls.assemble(settings, embedder, open_index(target, embedder, corpus_settings=csettings))
 
     @classmethod
-    def assemble(cls, settings: Settings, embedder: Embedder, index: LocalIndex) -> Engine:
+    def _open_milvus(cls, settings: Settings, embedder: Embedder) -> Engine:
+        from citeqa.index.milvus import MilvusIndex
+
+        fingerprint = corpus_fingerprint(corpus_settings(settings))
+        index = MilvusIndex.open(milvus_settings(settings), embedder, corpus=fingerprint)
+        return cls.assemble(settings, embedder, index)
+
+    @classmethod
+    def assemble(cls, settings: Settings, embedder: Embedder, index: SearchIndex) -> Engine:
         """Wire retrievers and the answerer over an already loaded index (tests pass a fake embedder)."""
         embedder = QueryCache(embedder)
         retrievers = make_retrievers(index, embedder, settings)
@@ -107,7 +136,7 @@ class Engine:
             raise InputError(f"top-k must be between 1 and 100, got {k}")
         chosen = self.retrievers[retriever]
         if source:
-            chosen = SourceFilter(chosen, source, self.index.passages)
+            chosen = SourceFilter(chosen, source, self.index.source_counts())
         return chosen.search(clean_query(query, self.settings.max_question_chars), k)
 
 
@@ -137,7 +166,7 @@ class Engine:
         retrieval = follow_up_query(q, previous) if previous else None
         answerer = self.answerer
         if source:
-            only = SourceFilter(self.retrievers["hybrid"], source, self.index.passages)
+            only = SourceFilter(self.retrievers["hybrid"], source, self.index.source_counts())
             answerer = ExtractiveAnswerer(self.index, self.embedder, only, answerer.settings)
         if self.llm is not None:
             generator = GenerativeAnswerer(answerer, ChatClient(self.llm), self.llm)
@@ -158,20 +187,22 @@ class SourceFilter:
     the whole index) until ``k`` of them match or no more exist.
     """
 
-    def __init__(self, inner: Retriever, pattern: str, passages: Sequence[Passage]) -> None:
+    def __init__(self, inner: Retriever, pattern: str, counts: dict[str, int]) -> None:
         self.inner = inner
         self.name = inner.name
         self.pattern = pattern
-        self.total = len(passages)
-        sources = {p.source for p in passages}
-        self.sources = frozenset(s for s in sources if source_matches(s, pattern))
+        self.total = sum(counts.values())
+        self.sources = frozenset(s for s in counts if source_matches(s, pattern))
         if not self.sources:
-            names = ", ".join(sorted(sources)[:10]) + (" …" if len(sources) > 10 else "")
+            names = ", ".join(sorted(counts)[:10]) + (" …" if len(counts) > 10 else "")
             raise InputError(f"no indexed document matches the source glob {pattern!r} (indexed: {names})")
-        self.matching = sum(p.source in self.sources for p in passages)
+        self.matching = max(1, sum(counts[s] for s in self.sources))
 
     def search(self, query: str, k: int) -> list[Hit]:
         """The ``k`` best matching hits of the inner retriever (fewer only when no more exist)."""
+        restrict = getattr(self.inner, "restrict", None)
+        if restrict is not None:  # the backend filters by source itself (Milvus)
+            return list(restrict(self.sources).search(query, k))
         # Expect matching passages in proportion to their share of the index, with room to spare.
         depth = min(self.total, max(2 * k, k * self.total // self.matching + k))
         while True:
@@ -198,13 +229,32 @@ def follow_up_query(question: str, previous: str) -> str | None:
     return f"{prev} {question}"
 
 
+def milvus_settings(settings: Settings) -> MilvusSettings:
+    """The Milvus backend's share of the settings."""
+    from citeqa.index.milvus import MilvusSettings
+
+    return MilvusSettings(
+        uri=settings.milvus_uri, token=settings.milvus_token, db_name=settings.milvus_db,
+        collection=settings.milvus_collection, index_type=settings.milvus_index_type.upper(),
+    )
+
+
 def answer_settings(settings: Settings) -> AnswerSettings:
     """The answerer's settings: default top-k and the configured abstention threshold."""
     return AnswerSettings(top_k=settings.top_k, abstain=AbstainSettings(threshold=settings.abstain_threshold))
 
 
-def make_retrievers(index: LocalIndex, embedder: Embedder, settings: Settings) -> dict[str, Retriever]:
+def make_retrievers(index: SearchIndex, embedder: Embedder, settings: Settings) -> dict[str, Retriever]:
     """The dense, BM25 and hybrid (weighted RRF of both) retrievers over one index, by name."""
+    if getattr(index, "backend", "local") == "milvus":
+        from citeqa.qa.retrieve import MilvusRetriever
+
+        weights = (settings.dense_weight, settings.bm25_weight)
+        return {
+            name: MilvusRetriever(index, embedder, name, weights, settings.rrf_k)  # type: ignore[arg-type]
+            for name in ("hybrid", "dense", "bm25")
+        }
+    assert isinstance(index, LocalIndex)
     dense = DenseRetriever(index, embedder)
     bm25 = BM25Retriever(index)
     hybrid = HybridRetriever(((dense, settings.dense_weight), (bm25, settings.bm25_weight)), rrf_k=settings.rrf_k)

@@ -1,15 +1,18 @@
-"""Retrievers over a loaded local index: dense (FAISS), lexical (BM25) and their fusion.
+"""Retrievers: dense (FAISS), lexical (BM25) and their fusion over a local index, or the same three in Milvus.
 
 Every retriever has ``search(query, k) -> list[Hit]``, best first.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Protocol
 
 from citeqa.index import Embedder, LocalIndex
 from citeqa.qa.hits import Hit
+
+if TYPE_CHECKING:
+    from citeqa.index.milvus import MilvusIndex
 
 
 class Retriever(Protocol):
@@ -81,3 +84,38 @@ class HybridRetriever:
                 fused[pid] += weight / (self.rrf_k + ranks.get(pid, missing))
         order = sorted(fused, key=lambda pid: -fused[pid])[:k]
         return [Hit(first[pid].passage, fused[pid]) for pid in order]
+
+
+@dataclass(frozen=True)
+class MilvusRetriever:
+    """Dense, BM25 or hybrid retrieval done by Milvus (``hybrid`` uses Milvus's ``hybrid_search``).
+
+    ``sources`` restricts the search to those documents with a Milvus filter expression.
+    """
+
+    index: MilvusIndex
+    embedder: Embedder
+    name: str = "hybrid"
+    weights: tuple[float, float] = (1.0, 1.0)  # dense, BM25 (hybrid only)
+    rrf_k: int = 60
+    depth: int = 50
+    sources: frozenset[str] | None = None
+
+    def search(self, query: str, k: int) -> list[Hit]:
+        """The ``k`` best passages, best first, scored as the matching local retriever scores them."""
+        if self.name == "bm25":
+            found = self.index.bm25_search(query, k, self.sources)
+        else:
+            vec = self.embedder.encode_queries([query])[0]
+            if self.name == "dense":
+                found = self.index.dense_search(vec, k, self.sources)
+            else:
+                found = self.index.hybrid_search(
+                    vec, query, k, weights=self.weights, rrf_k=self.rrf_k, depth=max(k, self.depth),
+                    sources=self.sources,
+                )
+        return [Hit(p, s) for p, s in found]
+
+    def restrict(self, sources: frozenset[str]) -> MilvusRetriever:
+        """The same retriever searching only ``sources``."""
+        return replace(self, sources=sources)

@@ -127,7 +127,7 @@ def build_router(engine: Engine) -> APIRouter:
     @router.get("/healthz", tags=["ops"], response_model=HealthOut)
     def healthz() -> dict[str, Any]:
         """Liveness and what is loaded; open even when an access token is set."""
-        return {"status": "ok", "passages": len(engine.index.passages), "model": engine.embedder.name}
+        return {"status": "ok", "passages": engine.index.passage_count, "model": engine.embedder.name}
 
     return router
 

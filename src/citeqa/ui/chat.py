@@ -96,13 +96,12 @@ def header_html(engine: Engine) -> str:
     """Render the page header; every value in it comes from the index and is escaped."""
     from html import escape
 
-    passages = engine.index.passages
-    sources = sorted(engine.index.manifest.get("sources", {})) or sorted({p.source for p in passages})
+    sources = sorted(engine.index.manifest.get("sources", {})) or sorted(engine.index.source_counts())
     names = "、".join(escape(s) for s in sources[:3]) + ("…" if len(sources) > 3 else "")
     return (
         '<div id="citeqa-header"><h1>citeqa 文件問答</h1>'
         "<p>根據文件回答問題，每一句答案都標出原文出處。"
-        f"文件：{names}（共 {len(passages)} 個段落）</p></div>"
+        f"文件：{names}（共 {engine.index.passage_count} 個段落）</p></div>"
     )
 
 

@@ -28,6 +28,9 @@ def add_serve_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     s.add_argument("--index", type=Path, help="index directory (default: the user data dir)")
     s.add_argument("--model", help="sentence-transformers model name or folder (CITEQA_EMBED_MODEL)")
+    from citeqa.cli import backend_options
+
+    backend_options(s)
     s.add_argument("--log-level", choices=LOG_LEVELS, default="info", help="uvicorn log level (default info)")
     s.set_defaults(func=cmd_serve)
 
@@ -46,7 +49,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(engine, serve)
     shown = "localhost" if serve.host in ("0.0.0.0", "::") else serve.host
     print(
-        f"citeqa: serving {len(engine.index.passages)} passages on "
+        f"citeqa: serving {engine.index.passage_count} passages on "
         f"http://{shown}:{serve.port}{serve.root_path}/ "
         f"(API docs {serve.root_path}/docs, embedding {serve.root_path}/embed"
         f"{', access token required' if serve.access_token else ''})",

@@ -1,0 +1,344 @@
+"""The Milvus backend: passages, vectors and BM25 live in Milvus collections, not in local files.
+
+One ``pymilvus`` client talks to Milvus Lite (a local ``*.db`` file, in-process, one process at
+a time: for development and tests) and to a Milvus server or cluster (``http://host:19530``,
+shared by any number of ``citeqa serve`` replicas). Three collections per index, named after
+``MilvusSettings.collection``:
+
+- ``<name>_passages``: passage id (primary key), citation metadata, the dense vector, and the
+  folded text analysed by Milvus's jieba analyzer into a BM25 sparse vector (a Milvus Function);
+- ``<name>_sentences``: the span and vector of every sentence, for the extractive answerer;
+- ``<name>_meta``: the manifest, one row per source file (sha256, passage digest), and the idf
+  and quoted-term dictionary of the local tokenizer (the answerer weighs key terms by idf),
+  written as a new generation and switched in the manifest so readers never see half of it.
+
+Ingest lives in ``citeqa.index.milvus_ingest``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from citeqa.corpus import Passage
+from citeqa.errors import IndexStateError, InputError
+from citeqa.index.base import SentenceVector
+from citeqa.index.embed import Embedder
+from citeqa.index.tokenize import STOPWORDS, Tokenizer, fold
+
+FORMAT_VERSION = 1
+INDEX_TYPES = ("FLAT", "HNSW", "IVF_FLAT")
+PASSAGE_FIELDS = ["id", "source", "section", "label", "text", "start", "end", "page"]
+# Punctuation is a token to Milvus's jieba analyzer; the local tokenizer drops it, so drop it here too.
+_PUNCT = list("，。、；：？！「」『』（）《》〈〉…—·-,.;:?!()[]\"' ")
+ANALYZER = {
+    "tokenizer": {"type": "jieba", "mode": "search"},
+    "filter": [{"type": "stop", "stop_words": sorted(STOPWORDS) + _PUNCT}],
+}
+
+
+@dataclass(frozen=True)
+class MilvusSettings:
+    """Where the collections live. ``uri``: a ``*.db`` path (Milvus Lite) or ``http(s)://host:port``."""
+
+    uri: str
+    token: str = ""
+    db_name: str = ""
+    collection: str = "citeqa"
+    index_type: str = "FLAT"  # FLAT on Lite; HNSW or IVF_FLAT on a cluster
+    batch_size: int = 128
+
+    @property
+    def remote(self) -> bool:
+        """True for a Milvus server or cluster, False for a Milvus Lite file."""
+        return self.uri.startswith(("http://", "https://", "tcp://", "unix:"))
+
+    def names(self) -> tuple[str, str, str]:
+        """The passages, sentences and meta collection names."""
+        return f"{self.collection}_passages", f"{self.collection}_sentences", f"{self.collection}_meta"
+
+    def hint(self) -> str:
+        """The command that (re)builds this backend's index, for error messages."""
+        return f"run `citeqa index --backend milvus --milvus-uri {self.uri} --full` to rebuild it"
+
+
+def connect(ms: MilvusSettings) -> Any:
+    """A ``MilvusClient`` for ``ms.uri``; bad URIs and unreachable servers become clear errors."""
+    if not ms.uri:
+        raise InputError(
+            "the Milvus backend needs a URI: --milvus-uri or CITEQA_MILVUS_URI "
+            "(a file such as ./citeqa.db for Milvus Lite, or http://host:19530 for a server)"
+        )
+    if ms.index_type not in INDEX_TYPES:
+        raise InputError(f"Milvus index type must be one of {', '.join(INDEX_TYPES)}, got {ms.index_type!r}")
+    if not all(c.isalnum() or c == "_" for c in ms.collection) or not ms.collection[:1].isalpha():
+        raise InputError(
+            f"a Milvus collection name is letters, digits and _, starting with a letter: {ms.collection!r}"
+        )
+    uri = ms.uri
+    if not ms.remote:
+        path = Path(uri).expanduser()
+        if path.suffix != ".db":
+            raise InputError(f"a Milvus Lite URI is a file path ending in .db, or http://host:port; got {uri!r}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        uri = str(path.resolve())
+    import logging
+
+    from pymilvus import MilvusClient
+
+    for name in ("pymilvus", "milvus_lite"):  # their errors reach the user as our one-line messages
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    try:
+        return MilvusClient(uri=uri, token=ms.token, db_name=ms.db_name)
+    except Exception as exc:  # pymilvus raises many kinds; all mean "cannot use this Milvus"
+        if not ms.remote and "Open local milvus failed" in str(exc):
+            raise IndexStateError(
+                f"cannot open the Milvus Lite file {ms.uri}: another process has it open (Milvus Lite opens a "
+                "file from one process at a time: stop the other citeqa process, or use a Milvus server for several)"
+            ) from exc
+        reason = (str(getattr(exc, "message", "")) or str(exc)).strip().splitlines()[0]  # no server tracebacks
+        raise IndexStateError(f"cannot connect to Milvus at {ms.uri}: {reason}") from exc
+
+
+def read_manifest(client: Any, ms: MilvusSettings) -> dict[str, Any] | None:
+    """The manifest row, or None when the collections do not exist yet."""
+    meta = ms.names()[2]
+    if not client.has_collection(meta):
+        return None
+    client.load_collection(meta)
+    rows = client.query(meta, filter='key == "manifest"', output_fields=["value"])
+    return json.loads(rows[0]["value"]) if rows else None
+
+
+def read_sources(client: Any, ms: MilvusSettings) -> dict[str, dict[str, Any]]:
+    """Source name → its recorded sha256, digest, path and passage count."""
+    meta = ms.names()[2]
+    if not client.has_collection(meta):
+        return {}
+    rows = client.query(meta, filter='kind == "source"', output_fields=["key", "value"])
+    return {r["key"][len("source:") :]: json.loads(r["value"]) for r in rows}
+
+
+def model_record(embedder: Embedder) -> dict[str, Any]:
+    """How the manifest names the embedding model (compared on open and on update)."""
+    return {"name": embedder.name, "dim": embedder.dim, "fingerprint": embedder.fingerprint}
+
+
+def in_list(field: str, values: Iterable[str]) -> str:
+    """A Milvus filter ``field in [...]`` with the values quoted as JSON strings."""
+    return f"{field} in {json.dumps(list(values), ensure_ascii=False)}"
+
+
+class MilvusIndex:
+    """A loaded Milvus-backed index. Holds no passages in memory; thread-safe like the client."""
+
+    backend = "milvus"
+
+    def __init__(self, client: Any, ms: MilvusSettings, manifest: dict[str, Any], sources: dict[str, Any]) -> None:
+        self.client = client
+        self.settings = ms
+        self.passages_name, self.sentences_name, self.meta_name = ms.names()
+        self.manifest = {**manifest, "sources": sources}
+        self.tokenizer = Tokenizer(self._words())
+
+    @classmethod
+    def open(cls, ms: MilvusSettings, embedder: Embedder, *, corpus: dict[str, Any] | None = None) -> MilvusIndex:
+        """Open the collections; refuse them if they were built with another model or chunking."""
+        from pymilvus.exceptions import MilvusException
+
+        client = connect(ms)
+        try:
+            return cls._open(client, ms, embedder, corpus)
+        except MilvusException as exc:
+            raise IndexStateError(
+                f"Milvus at {ms.uri} cannot serve the index {ms.collection!r}: {exc}; {ms.hint()}"
+            ) from exc
+
+    @classmethod
+    def _open(cls, client: Any, ms: MilvusSettings, embedder: Embedder, corpus: dict[str, Any] | None) -> MilvusIndex:
+        manifest = read_manifest(client, ms)
+        if manifest is None:
+            raise IndexStateError(
+                f"Milvus at {ms.uri} has no citeqa index named {ms.collection!r}; "
+                f"run `citeqa index --backend milvus --milvus-uri {ms.uri}` to build it"
+            )
+        model = manifest.get("model", {})
+        if model != model_record(embedder):
+            raise IndexStateError(
+                f"the Milvus index {ms.collection!r} was built with model {model.get('name')} "
+                f"(dim {model.get('dim')}), but the current model is {embedder.name} (dim {embedder.dim}); {ms.hint()} "
+                "or select the model it was built with (--model / CITEQA_EMBED_MODEL)"
+            )
+        if corpus is not None and manifest.get("corpus") != corpus:
+            raise IndexStateError(
+                f"the Milvus index {ms.collection!r} was built with other chunking settings; {ms.hint()}"
+            )
+        missing = [n for n in ms.names() if not client.has_collection(n)]
+        if missing:
+            raise IndexStateError(f"Milvus at {ms.uri} lacks the collection(s) {', '.join(missing)}; {ms.hint()}")
+        for name in ms.names():
+            client.load_collection(name)
+        return cls(client, ms, manifest, read_sources(client, ms))
+
+    def _words(self) -> list[str]:
+        gen = self.manifest.get("terms_gen")
+        rows = self.client.query(
+            self.meta_name, filter=f'kind == "word" and gen == {int(gen or 0)}', output_fields=["value"]
+        )
+        return [r["value"] for r in rows]
+
+    # -- what the answerer needs (citeqa.index.base.SearchIndex) --
+
+    @property
+    def passage_count(self) -> int:
+        """How many passages the index holds (from the manifest, so no collection scan)."""
+        return int(self.manifest.get("passages", 0))
+
+    def source_counts(self) -> dict[str, int]:
+        """Passages per indexed source."""
+        return {s: int(info.get("passages", 0)) for s, info in self.manifest["sources"].items()}
+
+    @cached_property
+    def max_idf(self) -> float:
+        """The highest idf of any term (stored with the terms)."""
+        return float(self.manifest.get("max_idf", 1.0))
+
+    def idf_for(self, terms: Iterable[str]) -> dict[str, float]:
+        """BM25 idf of the ``terms`` the corpus uses (one query to the meta collection)."""
+        gen = int(self.manifest.get("terms_gen") or 0)
+        keys = [f"t{gen}:{t}" for t in terms]
+        if not keys:
+            return {}
+        rows = self.client.query(self.meta_name, filter=in_list("key", keys), output_fields=["key", "num"])
+        prefix = len(f"t{gen}:")
+        return {r["key"][prefix:]: float(r["num"]) for r in rows}
+
+    def sentences_for(self, ids: Sequence[str]) -> dict[str, list[SentenceVector]]:
+        """Start, end and vector of every sentence of the passages ``ids``, in text order."""
+        if not ids:
+            return {}
+        rows = self.client.query(
+            self.sentences_name,
+            filter=in_list("passage_id", ids),
+            output_fields=["passage_id", "start", "end", "vector"],
+        )
+        out: dict[str, list[SentenceVector]] = {pid: [] for pid in ids}
+        for r in sorted(rows, key=lambda r: (r["passage_id"], r["start"])):
+            out[r["passage_id"]].append(SentenceVector(int(r["start"]), int(r["end"]), _vec(r["vector"])))
+        return out
+
+    def vectors_for(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored embedding of each passage in ``ids``."""
+        rows = self.client.query(self.passages_name, filter=in_list("id", ids), output_fields=["id", "vector"])
+        return {r["id"]: _vec(r["vector"]) for r in rows}
+
+    # -- retrieval (citeqa.qa.retrieve wraps these) --
+
+    def dense_search(
+        self, vec: np.ndarray, k: int, sources: Iterable[str] | None = None
+    ) -> list[tuple[Passage, float]]:
+        """The ``k`` passages nearest to ``vec`` (inner product = cosine), best first."""
+        res = self.client.search(
+            self.passages_name,
+            data=[_list(vec)],
+            anns_field="vector",
+            limit=k,
+            output_fields=PASSAGE_FIELDS,
+            search_params={"metric_type": "IP"},
+            filter=_where(sources),
+        )
+        return [(_passage(r), float(r["distance"])) for r in res[0]]
+
+    def bm25_search(self, query: str, k: int, sources: Iterable[str] | None = None) -> list[tuple[Passage, float]]:
+        """The ``k`` best BM25 matches of the folded query, scored by Milvus's jieba analyzer and BM25."""
+        res = self.client.search(
+            self.passages_name,
+            data=[fold(query)],
+            anns_field="sparse",
+            limit=k,
+            output_fields=PASSAGE_FIELDS,
+            search_params={"metric_type": "BM25"},
+            filter=_where(sources),
+        )
+        # Milvus Lite reports BM25 as a negative distance; a server reports the positive score.
+        return [(_passage(r), abs(float(r["distance"]))) for r in res[0]]
+
+    def hybrid_search(
+        self,
+        vec: np.ndarray,
+        query: str,
+        k: int,
+        *,
+        weights: tuple[float, float],
+        rrf_k: int,
+        depth: int,
+        sources: Iterable[str] | None = None,
+    ) -> list[tuple[Passage, float]]:
+        """Milvus's own ``hybrid_search``: reciprocal-rank fusion of the dense and BM25 requests.
+
+        Milvus's RRF ranker has no per-leg weights, so a weight ratio such as 1.5 : 1 is applied
+        by sending each request in proportion (3 dense : 2 BM25): Σ over copies of 1/(k + rank)
+        is then exactly w/(k + rank) up to a common factor, so the ranking is weighted RRF.
+        """
+        from pymilvus import AnnSearchRequest, RRFRanker
+
+        n_dense, n_bm25 = repeat_counts(*weights)
+        where = _where(sources)
+        dense = AnnSearchRequest([_list(vec)], "vector", {"metric_type": "IP"}, depth, expr=where)
+        lexical = AnnSearchRequest([fold(query)], "sparse", {"metric_type": "BM25"}, depth, expr=where)
+        res = self.client.hybrid_search(
+            self.passages_name,
+            [dense] * n_dense + [lexical] * n_bm25,
+            RRFRanker(rrf_k),
+            limit=k,
+            output_fields=PASSAGE_FIELDS,
+        )
+        scale = n_dense / weights[0] if weights[0] else n_bm25 / weights[1]
+        return [(_passage(r), float(r["distance"]) / scale) for r in res[0]]
+
+
+def repeat_counts(dense_weight: float, bm25_weight: float, max_copies: int = 6) -> tuple[int, int]:
+    """Small whole numbers in the ratio of the two weights: (1.5, 1.0) → (3, 2); (1, 1) → (1, 1)."""
+    if dense_weight < 0 or bm25_weight < 0 or dense_weight + bm25_weight <= 0:
+        raise InputError(f"hybrid weights must be ≥ 0 and not both 0, got {dense_weight} and {bm25_weight}")
+    if dense_weight == 0:
+        return 0, 1
+    if bm25_weight == 0:
+        return 1, 0
+    ratio = dense_weight / bm25_weight
+    # The closest ratio of whole numbers up to max_copies (fewest requests on ties): 10 : 1 → 6 : 1.
+    pairs = [(a, b) for a in range(1, max_copies + 1) for b in range(1, max_copies + 1)]
+    return min(pairs, key=lambda ab: (abs(ab[0] / ab[1] - ratio), ab[0] + ab[1]))
+
+
+def _where(sources: Iterable[str] | None) -> str:
+    return "" if sources is None else in_list("source", sorted(sources))
+
+
+def _vec(v: Any) -> np.ndarray:
+    return np.asarray(v, dtype=np.float32)
+
+
+def _list(v: np.ndarray) -> list[float]:
+    return np.asarray(v, dtype=np.float32).reshape(-1).tolist()
+
+
+def _passage(hit: dict[str, Any]) -> Passage:
+    e = hit.get("entity", hit)  # search results nest the fields under "entity", beside the primary key
+    page = int(e.get("page", -1))
+    return Passage(
+        id=hit["id"],
+        source=e["source"],
+        section=tuple(json.loads(e["section"])),
+        label=e["label"],
+        text=e["text"],
+        start=int(e["start"]),
+        end=int(e["end"]),
+        page=None if page < 0 else page,
+    )
