@@ -119,15 +119,27 @@ def main(argv: list[str] | None = None) -> int:
             log(f"{backend}: ingesting {args.passages:,} passages …")
             t0 = time.perf_counter()
             if backend == "local":
-                index: Any = build_index(corpus, embedder, base / "index", corpus_settings=CorpusSettings(),
-                                         progress=False, log=lambda _: None)
+                index: Any = build_index(
+                    corpus,
+                    embedder,
+                    base / "index",
+                    corpus_settings=CorpusSettings(),
+                    progress=False,
+                    log=lambda _: None,
+                )
             else:
                 ms = MilvusSettings(uri=str(base / "citeqa.db"))
-                index = build_milvus(corpus, embedder, ms, corpus_settings=CorpusSettings(), progress=False,
-                                     log=lambda _: None)
+                index = build_milvus(
+                    corpus, embedder, ms, corpus_settings=CorpusSettings(), progress=False, log=lambda _: None
+                )
             ingest_s = time.perf_counter() - t0
-            settings = Settings.from_env({}, index_dir=base / "index", cache_dir=base / "cache", backend=backend,
-                                         milvus_uri=str(base / "citeqa.db"))
+            settings = Settings.from_env(
+                {},
+                index_dir=base / "index",
+                cache_dir=base / "cache",
+                backend=backend,
+                milvus_uri=str(base / "citeqa.db"),
+            )
             engine = Engine.assemble(settings, embedder, index)
             figures = {
                 "ingest_s": round(ingest_s, 2),

@@ -189,6 +189,22 @@ def test_incremental_ingest_embeds_only_changed_files_and_equals_a_fresh_build(t
         assert [h.to_dict() for h in e.search(q, 4)] == [h.to_dict() for h in f.search(q, 4)]
 
 
+def test_a_serving_index_picks_up_a_reindex_done_elsewhere(tmp_path, fake_embedder):
+    root = _docs(tmp_path / "docs")
+    uri = str(tmp_path / "m.db")
+    serving = _build([root], fake_embedder, uri)
+    before = serving.idf_for(["台湾", "书展"])
+    (root / "d.txt").write_text("一、新聞\n\n外交部推出「亞太和平新倡議」方案。\n", encoding="utf-8")
+    _build([root], fake_embedder, uri)  # e.g. a cron job on another host
+    assert serving.idf_for(["台湾", "书展"]) == before  # the previous term generation is still there
+    assert serving.refresh(force=True)
+    assert serving.passage_count == 5 and "d.txt" in serving.source_counts()
+    assert "亚太和平新倡议" in serving.tokenizer.user_words
+    assert set(before) == {"台湾", "书展"}
+    assert serving.idf_for(["台湾"])["台湾"] != before["台湾"]  # five passages now, not four
+    assert not serving.refresh(force=True)
+
+
 def test_interrupted_ingest_is_repaired_by_the_next_run(tmp_path, fake_embedder):
     root = _docs(tmp_path / "docs")
     uri = str(tmp_path / "m.db")

@@ -18,9 +18,9 @@ Ingest lives in ``citeqa.index.milvus_ingest``.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -140,12 +140,55 @@ class MilvusIndex:
 
     backend = "milvus"
 
-    def __init__(self, client: Any, ms: MilvusSettings, manifest: dict[str, Any], sources: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        client: Any,
+        ms: MilvusSettings,
+        manifest: dict[str, Any],
+        sources: dict[str, Any],
+        *,
+        refresh_s: float = 30.0,
+    ) -> None:
         self.client = client
         self.settings = ms
         self.passages_name, self.sentences_name, self.meta_name = ms.names()
-        self.manifest = {**manifest, "sources": sources}
-        self.tokenizer = Tokenizer(self._words())
+        self.refresh_s = refresh_s
+        self._state = self._load({**manifest, "sources": sources})
+        self._checked = time.monotonic()
+
+    def _load(self, manifest: dict[str, Any]) -> tuple[dict[str, Any], Tokenizer]:
+        rows = self.client.query(
+            self.meta_name,
+            filter=f'kind == "word" and gen == {int(manifest.get("terms_gen") or 0)}',
+            output_fields=["value"],
+        )
+        return manifest, Tokenizer(r["value"] for r in rows)
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        """The manifest with ``sources``, as of the last refresh."""
+        return self._state[0]
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        """The local tokenizer with the indexed corpus's quoted-term dictionary."""
+        return self._state[1]
+
+    def refresh(self, *, force: bool = False) -> bool:
+        """Pick up a re-index done by another process (at most every ``refresh_s``); True if it changed.
+
+        Replicas keep serving while ``citeqa index`` runs elsewhere: the ingest keeps the previous
+        term generation until the next one, so a replica that has not refreshed yet still finds it.
+        """
+        now = time.monotonic()
+        if not force and now - self._checked < self.refresh_s:
+            return False
+        self._checked = now
+        manifest = read_manifest(self.client, self.settings)
+        if manifest is None or manifest.get("terms_gen") == self.manifest.get("terms_gen"):
+            return False
+        self._state = self._load({**manifest, "sources": read_sources(self.client, self.settings)})
+        return True
 
     @classmethod
     def open(cls, ms: MilvusSettings, embedder: Embedder, *, corpus: dict[str, Any] | None = None) -> MilvusIndex:
@@ -186,13 +229,6 @@ class MilvusIndex:
             client.load_collection(name)
         return cls(client, ms, manifest, read_sources(client, ms))
 
-    def _words(self) -> list[str]:
-        gen = self.manifest.get("terms_gen")
-        rows = self.client.query(
-            self.meta_name, filter=f'kind == "word" and gen == {int(gen or 0)}', output_fields=["value"]
-        )
-        return [r["value"] for r in rows]
-
     # -- what the answerer needs (citeqa.index.base.SearchIndex) --
 
     @property
@@ -204,13 +240,14 @@ class MilvusIndex:
         """Passages per indexed source."""
         return {s: int(info.get("passages", 0)) for s, info in self.manifest["sources"].items()}
 
-    @cached_property
+    @property
     def max_idf(self) -> float:
         """The highest idf of any term (stored with the terms)."""
         return float(self.manifest.get("max_idf", 1.0))
 
     def idf_for(self, terms: Iterable[str]) -> dict[str, float]:
         """BM25 idf of the ``terms`` the corpus uses (one query to the meta collection)."""
+        self.refresh()
         gen = int(self.manifest.get("terms_gen") or 0)
         keys = [f"t{gen}:{t}" for t in terms]
         if not keys:

@@ -168,6 +168,7 @@ def _create_collections(client: Any, ms: MilvusSettings, dim: int) -> None:
             field_name="vector", index_type=ms.index_type, metric_type="IP", params=vector_index[ms.index_type]
         )
         ip.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+        ip.add_index(field_name="source", index_type="INVERTED")  # source filters and per-file deletes
         client.create_collection(passages, schema=s, index_params=ip)
     if not client.has_collection(sentences):
         s = client.create_schema(auto_id=False)
@@ -179,6 +180,8 @@ def _create_collections(client: Any, ms: MilvusSettings, dim: int) -> None:
         s.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
         ip = client.prepare_index_params()
         ip.add_index(field_name="vector", index_type="FLAT", metric_type="IP")  # fetched by id, never searched
+        ip.add_index(field_name="passage_id", index_type="INVERTED")  # the answerer fetches by passage id
+        ip.add_index(field_name="source", index_type="INVERTED")
         client.create_collection(sentences, schema=s, index_params=ip)
     if not client.has_collection(meta):
         s = client.create_schema(auto_id=False)
@@ -190,6 +193,7 @@ def _create_collections(client: Any, ms: MilvusSettings, dim: int) -> None:
         s.add_field("unused", DataType.FLOAT_VECTOR, dim=2)  # Milvus wants a vector field in every collection
         ip = client.prepare_index_params()
         ip.add_index(field_name="unused", index_type="FLAT", metric_type="L2")
+        ip.add_index(field_name="kind", index_type="INVERTED")
         client.create_collection(meta, schema=s, index_params=ip)
 
 
@@ -318,7 +322,8 @@ def _write_terms_and_manifest(
         "max_idf": max(idf.values(), default=1.0),
     }
     client.upsert(meta, [_meta_row("manifest", "manifest", json.dumps(manifest, ensure_ascii=False))])
-    client.delete(meta, filter=f'(kind == "term" or kind == "word") and gen != {gen}')
+    # The previous generation stays for replicas that have not refreshed yet (MilvusIndex.refresh).
+    client.delete(meta, filter=f'(kind == "term" or kind == "word") and gen < {gen - 1}')
     return manifest
 
 
