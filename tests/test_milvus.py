@@ -339,3 +339,25 @@ def test_eval_on_milvus_stays_within_tolerance_of_local(milvus_env, real_env):
         runs[name] = json.loads(p.stdout)["retrievers"]["hybrid"]
     assert abs(runs["milvus"]["R@5"] - runs["local"]["R@5"]) <= 0.01, runs
     assert abs(runs["milvus"]["MRR@10"] - runs["local"]["MRR@10"]) <= 0.02, runs
+
+
+@pytest.mark.slow
+def test_serve_on_milvus_answers_like_the_cli(milvus_env):
+    """`citeqa serve` on the Milvus backend: /healthz counts the passages, /api/ask returns the `ask --json` object."""
+    import httpx
+
+    from test_api import run_server
+
+    question = "拜登政府宣布對台軍售幾次？"
+    p = subprocess.run(
+        [*CITEQA, "ask", question, "--json"], env=milvus_env, capture_output=True, text=True, timeout=600, check=True
+    )
+    expected = json.loads(p.stdout)
+    with run_server(milvus_env) as base:
+        assert httpx.get(f"{base}/healthz", timeout=10).json()["passages"] == 27
+        r = httpx.post(f"{base}/api/ask", json={"question": question}, timeout=60)
+        assert r.status_code == 200, r.text
+        assert r.json() == expected
+        r = httpx.get(f"{base}/api/search", params={"q": "孟買", "k": 2, "retriever": "hybrid"}, timeout=60)
+        assert r.status_code == 200 and len(r.json()["hits"]) == 2, r.text
+        assert "孟買" in r.json()["hits"][0]["text"]

@@ -121,8 +121,20 @@ def read_sources(client: Any, ms: MilvusSettings) -> dict[str, dict[str, Any]]:
     meta = ms.names()[2]
     if not client.has_collection(meta):
         return {}
-    rows = client.query(meta, filter='kind == "source"', output_fields=["key", "value"])
+    rows = query_all(client, meta, 'kind == "source"', ["key", "value"])
     return {r["key"][len("source:") :]: json.loads(r["value"]) for r in rows}
+
+
+def query_all(client: Any, collection: str, where: str, fields: list[str], batch: int = 4096) -> list[dict[str, Any]]:
+    """Every row matching ``where``: a plain query stops at Milvus's result window (16,384 rows)."""
+    it = client.query_iterator(collection, batch_size=batch, filter=where, output_fields=fields)
+    rows: list[dict[str, Any]] = []
+    try:
+        while chunk := it.next():
+            rows.extend(chunk)
+    finally:
+        it.close()
+    return rows
 
 
 def model_record(embedder: Embedder) -> dict[str, Any]:
@@ -157,11 +169,8 @@ class MilvusIndex:
         self._checked = time.monotonic()
 
     def _load(self, manifest: dict[str, Any]) -> tuple[dict[str, Any], Tokenizer]:
-        rows = self.client.query(
-            self.meta_name,
-            filter=f'kind == "word" and gen == {int(manifest.get("terms_gen") or 0)}',
-            output_fields=["value"],
-        )
+        where = f'kind == "word" and gen == {int(manifest.get("terms_gen") or 0)}'
+        rows = query_all(self.client, self.meta_name, where, ["value"])
         return manifest, Tokenizer(r["value"] for r in rows)
 
     @property

@@ -73,6 +73,8 @@ def build_milvus(
     elif existing:
         _refuse_mismatch(client, ms, embedder, fingerprint)
     _create_collections(client, ms, embedder.dim)
+    for name in ms.names():  # a new process finds existing collections released; deletes need them loaded
+        client.load_collection(name)
 
     groups = _by_source(corpus.passages)
     digests = {src: _digest(ps) for src, ps in groups.items()}
