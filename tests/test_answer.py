@@ -11,7 +11,7 @@ from citeqa.eval.dataset import load_eval_set
 from citeqa.qa.abstain import AbstainSettings, Evidence, decide, grounding_score
 from citeqa.qa.answer import ExtractiveAnswerer
 from citeqa.qa.hits import Answer
-from citeqa.qa.qtype import question_type
+from citeqa.qa.qtype import numbers_found, question_type
 
 MARKER = re.compile(r"\[(\d+)\]")
 
@@ -80,6 +80,20 @@ def test_follow_up_uses_previous_question_for_retrieval(fake_engine):
         ("外交部 2024 年的總預算是多少？", "money", "", "國務院編列 1 億美元「歷史性」援台預算", True),
         ("What was Taiwan's GDP growth rate?", "rate", "", "2024 年我國仍舊面臨", False),
         ("中國今年片面變更了哪一條航線？", "any", "", "任何句子", True),
+        # Finer slots: a day, a year, a place, a name; the question's own words cannot fill them.
+        ("石破茂是在哪一天當選自民黨總裁的？", "day", "", "8 月日本現任首相石破茂（當選自民黨總裁前）率團訪台", False),
+        ("賴總統的就職典禮在哪一天？", "day", "", "5 月 20 日舉行就職典禮", True),
+        ("吐瓦魯總理戴斐立是哪一年出生的？", "year", "", "田中光政務次長 3 月以總統特使身分訪問吐瓦魯", False),
+        ("友邦常代親自遞函的數量是自哪一年以來最多？", "year", "", "友邦常代親自遞函，為 2018 年以來最多", True),
+        ("第四屆 IPAC 年會在台灣的哪個城市舉辦？", "place", "", "第四屆 IPAC 年會 49 名國會議員訪台與會", False),
+        ("賴總統出訪太平洋友邦時過境美國哪些地方？", "place", "", "賴總統出訪太平洋友邦期間過境美國檀香山與關島", True),
+        ("荷蘭通過台灣海峽的那艘軍艦叫什麼名字？", "name", "", "荷蘭首次派遣軍艦通過台灣海峽", False),
+        ("賴總統出訪太平洋友邦的行程叫什麼名稱？", "name", "", "完成「繁榮南島 智慧永續」之旅", True),
+        ("荷蘭派遣的軍艦叫什麼名字？", "name", "", "荷蘭首次派遣「軍艦」通過", False),  # a name from the question
+        ("賴總統過境關島時和哪位美國官員見面？", "person", "", "賴總統過境美國檀香山與關島，與政要互動熱絡", False),
+        ("台灣與以色列的文化合作協定是由哪兩位官員簽署的？", "person", "", "與以色列簽署文化合作協定", False),
+        ("賴總統在帛琉啟動了什麼計畫？帛琉總統又是誰？", "person", "", "帛琉總統惠恕仁", True),  # two questions: coarse
+        ("台灣在 2024 年巴黎奧運拿了幾面金牌？", "count", "面", "參加「2024 年巴黎奧林匹克運動會」", False),
     ],
 )
 def test_question_types(question, kind, unit, sentence, ok):
@@ -88,12 +102,36 @@ def test_question_types(question, kind, unit, sentence, ok):
     assert qt.satisfied_by(sentence) is ok
 
 
+@pytest.mark.parametrize(
+    ("question", "quoted", "found"),
+    [
+        ("第 53 屆 APPU 年會預定在台灣哪個城市舉行？", "出席 APPU 第 52 屆年會", False),
+        ("第 53 屆 APPU 年會預定在台灣哪個城市舉行？", "爭取第 53 屆年會在台舉辦", True),
+        ("林佳龍部長 10 月和 11 月兩次出訪，分別去了哪些國家？", "10 月訪問瓜地馬拉 11 月訪問歐洲", True),
+        ("2024 年有幾位美國州長訪台？", "本年 6 位州長率團訪台", None),  # years are often relative in the text
+        ("What happened at the 52nd APPU assembly?", "第 53 屆", None),  # English numbers do not carry over
+        ("台灣援助烏克蘭多少錢？", "任何句子", None),
+    ],
+)
+def test_numbers_the_question_names_must_be_quoted(question, quoted, found):
+    assert numbers_found(question, quoted) is found
+
+
+def test_a_year_the_documents_never_mention_is_not_answered(fake_engine):
+    ev, _, _ = fake_engine.answerer.explain("How much FMF military aid did the US give Taiwan in fiscal year 2023?")
+    assert ev is not None and ev.numbers is False
+    ev, _, _ = fake_engine.answerer.explain("How much FMF military aid did the US give Taiwan in fiscal year 2024?")
+    assert ev is not None and ev.numbers is None
+
+
 def test_grounding_score_combines_signals():
     s = AbstainSettings(threshold=0.85, w_coverage=0.1, type_penalty=0.2, cross_lingual_bonus=0.05)
     assert grounding_score(Evidence(0.8, 0.8, 1.0, None), s) == pytest.approx(0.9)
     assert grounding_score(Evidence(0.8, 0.8, None, None), s) == pytest.approx(0.85)
     assert grounding_score(Evidence(0.9, 0.9, 1.0, False), s) == pytest.approx(0.8)
     assert decide(Evidence(0.8, 0.8, 1.0, True), s) and not decide(Evidence(0.9, 0.9, 1.0, False), s)
+    assert grounding_score(Evidence(0.9, 0.9, 1.0, True, numbers=False), s) == pytest.approx(0.8)
+    assert grounding_score(Evidence(0.9, 0.9, 1.0, False, numbers=False), s) == pytest.approx(0.8)  # one penalty
 
 
 @pytest.mark.slow

@@ -20,14 +20,15 @@ class Evidence:
     passage_score: float
     coverage: float | None  # None for questions without Chinese (no lexical signal)
     typed: bool | None  # None when the question asks for no checkable type
+    numbers: bool | None = None  # the question's numbers are in the sentence; None when it names none
 
 
 @dataclass(frozen=True)
 class AbstainSettings:
     """Weights and threshold of the grounding score.
 
-    score = cosine + w_coverage·coverage (or the cross-lingual bonus) − type_penalty·(type
-    missing) ≥ threshold → grounded.
+    score = cosine + w_coverage·coverage (or the cross-lingual bonus) − type_penalty·(answer
+    type or a number of the question missing from the sentence) ≥ threshold → grounded.
     """
 
     threshold: float = 0.8158
@@ -40,7 +41,8 @@ class AbstainSettings:
 def grounding_score(ev: Evidence, s: AbstainSettings) -> float:
     """The one score ``decide`` compares with ``s.threshold`` (the formula is on ``AbstainSettings``)."""
     lexical = s.cross_lingual_bonus if ev.coverage is None else s.w_coverage * ev.coverage
-    return ev.sentence_cosine + lexical - (s.type_penalty if ev.typed is False else 0.0)
+    missing = ev.typed is False or ev.numbers is False  # the sentence lacks what the question asks or names
+    return ev.sentence_cosine + lexical - (s.type_penalty if missing else 0.0)
 
 
 def decide(ev: Evidence, s: AbstainSettings) -> bool:

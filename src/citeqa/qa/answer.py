@@ -8,14 +8,14 @@ one or two are quoted verbatim with ``[n]`` markers. ``grounded`` comes from ``a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from citeqa.index import Embedder, SearchIndex
 from citeqa.qa.abstain import AbstainSettings, Evidence, decide
 from citeqa.qa.hits import Answer, Hit
-from citeqa.qa.qtype import question_type
+from citeqa.qa.qtype import numbers_found, question_type, question_years
 from citeqa.qa.retrieve import Retriever
 
 _TRIM = "；;，,、：: "
@@ -113,6 +113,12 @@ class ExtractiveAnswerer:
             and (c.hit.id, c.start) != (best.hit.id, best.start)
         ]
         chosen = [best, *others[: self.settings.max_quotes - 1]]
+        quoted = " ".join(c.hit.passage.text[c.start : c.end] for c in chosen)
+        numbers = numbers_found(question, quoted)
+        years = question_years(question)
+        if years and len(self.index.idf_for(years)) < len(years):
+            numbers = False  # a year the documents never mention: whatever is quoted is about another
+        evidence = replace(evidence, numbers=numbers)
         return evidence, _compose(question, chosen), hits
 
     def _term_weights(self, query: str) -> dict[str, float] | None:

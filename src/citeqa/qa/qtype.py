@@ -10,7 +10,10 @@ percentage. Other questions are ``any``.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 from citeqa.index.tokenize import fold
 
@@ -24,7 +27,7 @@ _DATE = re.compile(
 _DATE_IN_TEXT = re.compile(rf"{_NUM}\s*[年月日]|本年|同月|今年|去年|明年|迄今")
 _DIGIT = re.compile(_NUM)
 # Case matters: "WHO" is the World Health Organization, not "who" (checked before folding).
-_PERSON_Q = re.compile(r"誰|谁|哪一?位|\b[Ww]ho(?:m|se)?\b")
+_PERSON_Q = re.compile(r"誰|谁|哪[一兩两幾几]?位|哪些(?:官員|官员|人士|議員|议员|政要)|\b[Ww]ho(?:m|se)?\b")
 # A sentence that names a person carries a title (部长, 议员…) or a romanised name in brackets.
 _PERSON_IN_TEXT = re.compile(
     r"总统|部长|次长|议长|议员|首相|大臣|主席|总理|大使|秘书长|院长|州长|代表|团长|党魁|国王|教宗|总主教|执秘|国务卿|"
@@ -42,27 +45,60 @@ _MEASURE_Q = re.compile(
 _MEASURE_IN_TEXT = re.compile(r"\d[\d,.]*\s*(?:公尺|公里|米|英尺|公斤|吨|平方公里|公顷|m\b|km\b|kg\b)")
 _RATE_Q = re.compile(r"百分之|比率|比例|成长率|增长率|\bpercent|\bpercentage|\brate\b", re.I)
 _RATE_IN_TEXT = re.compile(r"%|％|百分之|成")
+# Finer slots than "a date": a day needs a day of the month, a year needs a year, a place a place
+# name, a name a quoted or bracketed name. Matched on folded text.
+_DAY_Q = re.compile(r"哪一?天|几月几[日号]|何日|(?<!第)几号|what date|which day|on what day", re.I)
+_YEAR_Q = re.compile(r"哪一?年|what year|which year|in what year", re.I)
+_DAY_IN_TEXT = re.compile(rf"{_NUM}\s*[日号]")
+_YEAR_IN_TEXT = re.compile(r"(?:19|20)\d\d\s*年|本年|今年|去年|明年|前年|民国\s*\d+")
+_PLACE_Q = re.compile(
+    r"哪[个些座]?城市|哪[个些]?县市|哪里|哪儿|何处|哪[个些]?地方|"
+    r"\bwhere\b|(?:which|what)(?: \w+)? (?:city|town|place)\b",
+    re.I,
+)
+_PLACE_IN_TEXT = re.compile(r"[\u4e00-\u9fff]{1,6}[市县州省]")
+_NAME_Q = re.compile(r"叫什么|什么名字|名称是|what is the name|\bcalled\b|\bnamed\b", re.I)
+_NAME_IN_TEXT = re.compile(r"「[^」]*[^」□][^」]*」|《[^》]*[^》□][^》]*》|“[^”]*[^”□][^”]*”|[(（][a-z][^)）]{2,}[)）]")
+# Slots a question's own words could fill (its 總統, its place names): checked on the rest of the sentence.
+_NAMED = frozenset({"person", "place", "name"})
+# A question with two question marks asks two things; its slots are not checked against one sentence.
+_CLAUSES = re.compile(r"[？?]")
 _TEXT_CHECKS = {"money": _MONEY_IN_TEXT, "measure": _MEASURE_IN_TEXT, "rate": _RATE_IN_TEXT}
 # Measure words worth checking (folded to Simplified); 个 is generic and checks only for a number.
-_UNITS = frozenset("次度回趟名位人员项件国团场天届倍岁家艘架本条号元亿万公里")
+_UNITS = frozenset("次度回趟名位人员项件国团场天届倍岁家艘架本条号元亿万公里面座所份张枚篇部支队")
 # Measure words a document may use for the one the question uses (幾次 → "19 度").
 _SYNONYMS = ("次度回趟", "名位人员", "项件", "天日")
 
 
 @dataclass(frozen=True)
 class QuestionType:
-    """The kind of answer a question asks for, with the measure word of a count (幾次 → 次)."""
+    """The kind of answer a question asks for, with the measure word of a count (幾次 → 次).
 
-    kind: str  # "count", "date", "person", "money", "measure", "rate" or "any"
+    ``question`` (folded) is kept so that the question's own words cannot supply the answer: in
+    "賴總統過境關島時和哪位美國官員見面？" the 總統 of 賴總統 is not the official asked for.
+    """
+
+    kind: str  # "count", "date", "day", "year", "person", "place", "name", "money", "measure", "rate" or "any"
     unit: str = ""
+    question: str = ""
 
     def satisfied_by(self, sentence: str) -> bool:
         """True when ``sentence`` holds this kind of answer (a date, a title, a number with the unit)."""
         sentence = fold(sentence)
+        if self.kind in _NAMED:
+            sentence = _without(sentence, self.question)
         if self.kind == "date":
             return bool(_DATE_IN_TEXT.search(sentence))
+        if self.kind == "day":
+            return bool(_DAY_IN_TEXT.search(sentence))
+        if self.kind == "year":
+            return bool(_YEAR_IN_TEXT.search(sentence))
         if self.kind == "person":
             return bool(_PERSON_IN_TEXT.search(sentence))
+        if self.kind == "place":
+            return bool(_PLACE_IN_TEXT.search(sentence)) or _has_place_name(sentence)
+        if self.kind == "name":
+            return bool(_NAME_IN_TEXT.search(sentence))
         if self.kind in _TEXT_CHECKS:
             return bool(_TEXT_CHECKS[self.kind].search(sentence))
         if self.kind == "count":
@@ -74,18 +110,88 @@ class QuestionType:
 
 
 def question_type(question: str) -> QuestionType:
-    """``"拜登政府宣布對台軍售幾次？"`` → count of 次; ``"何時揭牌？"`` → date."""
+    """``"拜登政府宣布對台軍售幾次？"`` → count of 次; ``"何時揭牌？"`` → date; ``"哪一天？"`` → day."""
     person = bool(_PERSON_Q.search(question))
-    question = fold(question)
-    if _DATE.search(question):
-        return QuestionType("date")
+    if len(_CLAUSES.findall(question)) > 1:  # two questions in one: only the coarse type, on the whole
+        return _coarse(fold(question), person, "")
+    folded = fold(question)
+    for kind, pattern in (("day", _DAY_Q), ("year", _YEAR_Q)):
+        if pattern.search(folded):
+            return QuestionType(kind, question=folded)
+    if _DATE.search(folded):
+        return QuestionType("date", question=folded)
     if person:
-        return QuestionType("person")
+        return QuestionType("person", question=folded)
+    for kind, pattern in (("place", _PLACE_Q), ("name", _NAME_Q)):
+        if pattern.search(folded):
+            return QuestionType(kind, question=folded)
+    return _coarse(folded, person, folded)
+
+
+def _coarse(folded: str, person: bool, question: str) -> QuestionType:
+    if _DATE.search(folded):
+        return QuestionType("date", question=question)
+    if person:
+        return QuestionType("person", question=question)
     for kind, pattern in (("money", _MONEY_Q), ("measure", _MEASURE_Q), ("rate", _RATE_Q)):
-        if pattern.search(question):
-            return QuestionType(kind)
-    m = _COUNT.search(question)
+        if pattern.search(folded):
+            return QuestionType(kind, question=question)
+    m = _COUNT.search(folded)
     if m:
         unit = (m.group(1) or "") if m.lastindex else ""
-        return QuestionType("count", unit if unit in _UNITS else "")
-    return QuestionType("any")
+        return QuestionType("count", unit if unit in _UNITS else "", question)
+    return QuestionType("any", question=question)
+
+
+def _without(sentence: str, question: str, longest: int = 12) -> str:
+    """``sentence`` with every run of two or more characters it shares with ``question`` blanked (□)."""
+    if not question:
+        return sentence
+    for n in range(min(len(question), longest), 1, -1):
+        for i in range(len(question) - n + 1):
+            part = question[i : i + n]
+            if part.strip() and part in sentence:
+                sentence = sentence.replace(part, "□")
+    return sentence
+
+
+_POS_LOCK = threading.Lock()
+
+
+def _has_place_name(sentence: str) -> bool:
+    """The part-of-speech tagger of jieba finds a place name (``ns``) of two or more characters."""
+    with _POS_LOCK:  # jieba loads its dictionary lazily and is not thread-safe while doing it
+        return any(flag == "ns" and len(word) >= 2 for word, flag in _posseg().cut(sentence))
+
+
+@lru_cache(maxsize=1)
+def _posseg() -> Any:
+    import jieba.posseg
+
+    return jieba.posseg.POSTokenizer(jieba.Tokenizer())
+
+
+_QUESTION_NUMBER = re.compile(r"(?<![\d.])(\d+)(?![\d.])")
+
+
+def numbers_found(question: str, sentence: str) -> bool | None:
+    """Whether every number a Chinese question names (第 53 屆, 3 項) is in ``sentence``.
+
+    None when there is none to check. A question about the 53rd session is not answered by a
+    sentence about the 52nd.
+    """
+    if not any("\u4e00" <= ch <= "\u9fff" for ch in question):
+        return None  # an English "US$100 million" is "1 億美元" in the text: numbers do not carry over
+    # Years are often written relatively in the text (本年, 去年), so they are not required.
+    wanted = {n for n in _QUESTION_NUMBER.findall(question) if not re.fullmatch(r"(?:19|20)\d\d", n)}
+    if not wanted:
+        return None
+    return wanted <= set(_QUESTION_NUMBER.findall(sentence))
+
+
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
+
+
+def question_years(question: str) -> list[str]:
+    """The years a question names (``fiscal year 2023`` → ``["2023"]``), checked against the index."""
+    return sorted(set(_YEAR.findall(question)))
