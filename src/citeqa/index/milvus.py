@@ -269,10 +269,13 @@ class MilvusIndex:
         """Start, end and vector of every sentence of the passages ``ids``, in text order."""
         if not ids:
             return {}
+        # Looked up by primary key (passage id|n): a filter on passage_id scans far more slowly.
+        most = int(self.manifest.get("max_sentences") or 0)
+        where = (
+            in_list("id", [f"{pid}|{n}" for pid in ids for n in range(most)]) if most else in_list("passage_id", ids)
+        )
         rows = self.client.query(
-            self.sentences_name,
-            filter=in_list("passage_id", ids),
-            output_fields=["passage_id", "start", "end", "vector"],
+            self.sentences_name, filter=where, output_fields=["passage_id", "start", "end", "vector"]
         )
         out: dict[str, list[SentenceVector]] = {pid: [] for pid in ids}
         for r in sorted(rows, key=lambda r: (r["passage_id"], r["start"])):

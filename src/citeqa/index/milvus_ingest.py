@@ -321,6 +321,8 @@ def _write_terms_and_manifest(
         "exclude": list(exclude),
         "passages": len(corpus.passages),
         "terms_gen": gen,
+        # Sentence rows are fetched by key (id|0 … id|max-1), see MilvusIndex.sentences_for.
+        "max_sentences": max((len(sentence_spans(p.text)) for p in corpus.passages), default=0),
         "max_idf": max(idf.values(), default=1.0),
     }
     client.upsert(meta, [_meta_row("manifest", "manifest", json.dumps(manifest, ensure_ascii=False))])
