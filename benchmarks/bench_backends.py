@@ -1,7 +1,7 @@
 """Local (FAISS + BM25 files) vs Milvus Lite: ingest throughput and query latency at 100k synthetic passages.
 
     .venv/bin/python benchmarks/bench_backends.py               # 100k passages (see docs/benchmarks.md)
-    .venv/bin/python benchmarks/bench_backends.py --quick       # smoke run: 2,000 passages, 20 queries
+    .venv/bin/python benchmarks/bench_backends.py --quick       # smoke run: 1,000 passages, 10 queries
 
 What is measured is the backend, not the model: passages are embedded by a synthetic embedder
 (a unit vector seeded by a hash of the text, dim 384 like multilingual-e5-small: about 15 µs per
@@ -95,11 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--passages", type=int, default=100_000)
     p.add_argument("--files", type=int, default=100)
     p.add_argument("--queries", type=int, default=100)
-    p.add_argument("--quick", action="store_true", help="2,000 passages, 20 queries")
+    p.add_argument("--quick", action="store_true", help="1,000 passages, 10 queries")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     if args.quick:
-        args.passages, args.queries = 2000, 20
+        args.passages, args.queries = 1000, 10
 
     from citeqa.corpus import CorpusSettings
     from citeqa.index import build_index
@@ -112,7 +112,14 @@ def main(argv: list[str] | None = None) -> int:
     corpus = synthetic_corpus(args.passages, args.files, rng)
     qs = queries(args.queries, rng)
     embedder = SyntheticEmbedder()
-    result: dict[str, Any] = {"machine": machine(), "passages": args.passages, "files": args.files, "queries": len(qs)}
+    result: dict[str, Any] = {
+        "benchmark": "backends",
+        "quick": args.quick,
+        "machine_start": machine(),
+        "passages": args.passages,
+        "files": args.files,
+        "queries": len(qs),
+    }
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         for backend in ("local", "milvus"):
@@ -149,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             }
             log(f"{backend}: {figures}")
             result[backend] = figures
+    result["machine_end"] = machine()
     emit(result)
     return 0
 

@@ -87,3 +87,16 @@ def test_bench_load_refuses_non_loopback(url: str) -> None:
     )
     assert proc.returncode == 2
     assert "loopback" in proc.stderr or "http(s)" in proc.stderr
+
+
+def test_bench_backends_quick() -> None:
+    pytest.importorskip("pymilvus", reason="the Milvus backend is an extra: pip install 'citeqa[milvus]'")
+    _, out = run_bench("bench_backends.py", "--quick")
+    assert out["benchmark"] == "backends" and out["quick"] is True
+    assert_machine(out["machine_start"])
+    assert out["passages"] == 1000
+    for backend in ("local", "milvus"):
+        figures = out[backend]
+        assert figures["ingest_s"] > 0 and figures["ingest_passages_per_s"] > 0
+        for name in ("search_dense", "search_bm25", "search_hybrid", "ask"):
+            assert_latency(figures[name])
