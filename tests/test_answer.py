@@ -94,6 +94,10 @@ def test_follow_up_uses_previous_question_for_retrieval(fake_engine):
         ("台灣與以色列的文化合作協定是由哪兩位官員簽署的？", "person", "", "與以色列簽署文化合作協定", False),
         ("賴總統在帛琉啟動了什麼計畫？帛琉總統又是誰？", "person", "", "帛琉總統惠恕仁", True),  # two questions: coarse
         ("台灣在 2024 年巴黎奧運拿了幾面金牌？", "count", "面", "參加「2024 年巴黎奧林匹克運動會」", False),
+        ("江啟臣副院長幾月率團赴日？", "month", "", "江啟臣副院長 3 月率朝野委員組團赴日", True),
+        ("江啟臣副院長幾月率團赴日？", "month", "", "本年江啟臣副院長率團赴日", False),
+        ("How many students received a Taiwan Scholarship?", "count", "名", "提出近 80 項友台法案", False),
+        ("How many journalists did MOFA host?", "count", "名", "協助78家媒體、169名記者在台駐點", True),
     ],
 )
 def test_question_types(question, kind, unit, sentence, ok):
@@ -128,10 +132,20 @@ def test_grounding_score_combines_signals():
     s = AbstainSettings(threshold=0.85, w_coverage=0.1, type_penalty=0.2, cross_lingual_bonus=0.05)
     assert grounding_score(Evidence(0.8, 0.8, 1.0, None), s) == pytest.approx(0.9)
     assert grounding_score(Evidence(0.8, 0.8, None, None), s) == pytest.approx(0.85)
-    assert grounding_score(Evidence(0.9, 0.9, 1.0, False), s) == pytest.approx(0.8)
-    assert decide(Evidence(0.8, 0.8, 1.0, True), s) and not decide(Evidence(0.9, 0.9, 1.0, False), s)
-    assert grounding_score(Evidence(0.9, 0.9, 1.0, True, numbers=False), s) == pytest.approx(0.8)
-    assert grounding_score(Evidence(0.9, 0.9, 1.0, False, numbers=False), s) == pytest.approx(0.8)  # one penalty
+    assert grounding_score(Evidence(0.9, 0.9, 1.0, 1.0), s) == pytest.approx(0.8)  # no sentence has the type
+    assert grounding_score(Evidence(0.9, 0.9, 1.0, 0.04), s) == pytest.approx(1.0)  # within the slot slack
+    assert grounding_score(Evidence(0.9, 0.9, 1.0, 0.3), s) == pytest.approx(0.8)  # typed, but off the subject
+    assert decide(Evidence(0.8, 0.8, 1.0, 0.0), s) and not decide(Evidence(0.9, 0.9, 1.0, 1.0), s)
+    assert grounding_score(Evidence(0.9, 0.9, 1.0, 0.0, numbers=False), s) == pytest.approx(0.8)
+    assert grounding_score(Evidence(0.9, 0.9, 1.0, 1.0, numbers=False), s) == pytest.approx(0.8)  # one penalty
+
+
+def test_the_answer_type_must_stand_where_the_subject_is(fake_engine):
+    """A date in a paragraph about something else does not say when the Mumbai office opened."""
+    ev, _, _ = fake_engine.answerer.explain("駐孟買辦事處的處長是誰？")
+    assert ev is not None and ev.slot_gap is not None and ev.slot_gap > AbstainSettings().slot_slack
+    ev, _, _ = fake_engine.answerer.explain("駐孟買辦事處何時揭牌？")
+    assert ev is not None and ev.slot_gap == 0.0
 
 
 @pytest.mark.slow

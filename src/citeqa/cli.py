@@ -285,7 +285,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         print(f"abstains on {result.abstain_recall:.1%} of unanswerable, wrongly on {result.false_abstain_rate:.1%}")
         print(
             f"threshold {s.threshold}  coverage weight {s.w_coverage}  type penalty {s.type_penalty}  "
-            f"cross-lingual bonus {s.cross_lingual_bonus}"
+            f"slot slack {s.slot_slack}  cross-lingual bonus {s.cross_lingual_bonus}"
         )
     return 0
 

@@ -1,15 +1,17 @@
 """Calibrate the abstention decision on a dev split.
 
 For every question the answerer reports its evidence (best sentence cosine, key-term coverage,
-answer-type presence). A grid over the coverage weight and the type penalty, and every useful
-threshold, is searched for the setting that abstains on the most unanswerable questions while
+where the expected answer type stands, quoted numbers). A grid over the weights and the slot
+slack, and every useful threshold, is searched for the setting that abstains on the most unanswerable questions while
 wrongly abstaining on at most ``max_false_abstain`` of the answerable ones.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import product
 
 from citeqa.eval.dataset import EvalQuestion
 from citeqa.qa.abstain import AbstainSettings, Evidence, grounding_score
@@ -18,6 +20,7 @@ from citeqa.qa.engine import Engine
 _W_COVERAGE = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
 _TYPE_PENALTY = (0.0, 0.02, 0.05, 0.1, 0.2, 0.5)
 _CROSS_LINGUAL = (0.0, 0.01, 0.02, 0.03, 0.04, 0.05)
+_SLOT_SLACK = (0.0, 0.05, 0.1, 0.2, 0.3)
 
 
 @dataclass(frozen=True)
@@ -51,22 +54,27 @@ def calibrate(samples: Sequence[Sample], max_false_abstain: float = 0.03) -> Cal
     if not pos or not neg:
         raise ValueError("calibration needs answerable and unanswerable questions")
     best: Calibration | None = None
-    grid = [(wc, tp, cl) for wc in _W_COVERAGE for tp in _TYPE_PENALTY for cl in _CROSS_LINGUAL]
-    for wc, tp, cl in grid:
-        probe = AbstainSettings(threshold=0.0, w_coverage=wc, type_penalty=tp, cross_lingual_bonus=cl)
+    allowed = int(max_false_abstain * len(pos))  # answerable questions we may lose
+    for wc, tp, cl, ss in product(_W_COVERAGE, _TYPE_PENALTY, _CROSS_LINGUAL, _SLOT_SLACK):
+        probe = AbstainSettings(threshold=0.0, w_coverage=wc, type_penalty=tp, cross_lingual_bonus=cl, slot_slack=ss)
         pos_scores = sorted(_score(s, probe) for s in pos)
-        allowed = int(max_false_abstain * len(pos))  # answerable questions we may lose
-        threshold = pos_scores[allowed] if allowed < len(pos_scores) else pos_scores[-1]
-        cand = AbstainSettings(
-            threshold=round(threshold - 1e-6, 6), w_coverage=wc, type_penalty=tp, cross_lingual_bonus=cl
-        )
-        recall = sum(_score(s, cand) < cand.threshold for s in neg) / len(neg)
-        false = sum(_score(s, cand) < cand.threshold for s in pos) / len(pos)
-        c = Calibration(cand, round(recall, 4), round(false, 4), len(pos), len(neg))
-        if best is None or (c.abstain_recall, -c.false_abstain_rate) > (best.abstain_recall, -best.false_abstain_rate):
-            best = c
+        neg_scores = [_score(s, probe) for s in neg]
+        # Every threshold just under one of the `allowed` lowest answerable scores: a lower one may
+        # abstain as often on unanswerable questions while losing fewer answerable ones.
+        for threshold in sorted({pos_scores[min(j, len(pos_scores) - 1)] - 1e-6 for j in range(allowed + 1)}):
+            cand = dataclasses.replace(probe, threshold=round(threshold, 6))
+            recall = sum(x < cand.threshold for x in neg_scores) / len(neg)
+            false = sum(x < cand.threshold for x in pos_scores) / len(pos)
+            c = Calibration(cand, round(recall, 4), round(false, 4), len(pos), len(neg))
+            if best is None or _key(c) > _key(best):
+                best = c
     assert best is not None
     return best
+
+
+def _key(c: Calibration) -> tuple[float, float]:
+    """More unanswerable questions abstained first, then fewer answerable ones lost."""
+    return c.abstain_recall, -c.false_abstain_rate
 
 
 def _score(s: Sample, settings: AbstainSettings) -> float:

@@ -105,7 +105,7 @@ class ExtractiveAnswerer:
             sentence_cosine=best.cosine,
             passage_score=float(np.dot(self.index.vectors_for([hits[0].id])[hits[0].id], qvec)),
             coverage=None if passage_cov is None else max(best.coverage or 0.0, passage_cov),
-            typed=best.typed if qtype.kind != "any" else None,
+            slot_gap=_slot_gap(cands) if qtype.kind != "any" else None,
         )
         others = [
             c for c in cands[1 : self.settings.max_quotes * 4]
@@ -147,6 +147,18 @@ def _coverage(weights: dict[str, float] | None, tokens: set[str]) -> float | Non
         return None
     total = sum(weights.values())
     return sum(w for t, w in weights.items() if t in tokens) / total if total > 0 else 0.0
+
+
+def _slot_gap(cands: list[_Candidate]) -> float:
+    """How much less of the question's key terms the best typed sentence has than the best-anchored one.
+
+    The answer must stand where the question's subject is: a date in another paragraph does not
+    say when *this* office opened. Without a lexical signal (no Chinese) the best sentence decides.
+    """
+    if cands[0].coverage is None:
+        return 0.0 if cands[0].typed else 1.0
+    typed = [c.coverage or 0.0 for c in cands if c.typed]
+    return max(c.coverage or 0.0 for c in cands) - max(typed) if typed else 1.0
 
 
 def _compose(question: str, chosen: list[_Candidate]) -> Answer:

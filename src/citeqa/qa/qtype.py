@@ -47,6 +47,8 @@ _RATE_Q = re.compile(r"百分之|比率|比例|成长率|增长率|\bpercent|\bp
 _RATE_IN_TEXT = re.compile(r"%|％|百分之|成")
 # Finer slots than "a date": a day needs a day of the month, a year needs a year, a place a place
 # name, a name a quoted or bracketed name. Matched on folded text.
+_MONTH_Q = re.compile(r"哪一?个?月|几月|which month|what month|in what month", re.I)
+_MONTH_IN_TEXT = re.compile(rf"{_NUM}\s*月|同月|本月")
 _DAY_Q = re.compile(r"哪一?天|几月几[日号]|何日|(?<!第)几号|what date|which day|on what day", re.I)
 _YEAR_Q = re.compile(r"哪一?年|what year|which year|in what year", re.I)
 _DAY_IN_TEXT = re.compile(rf"{_NUM}\s*[日号]")
@@ -65,7 +67,16 @@ _NAMED = frozenset({"person", "place", "name"})
 _CLAUSES = re.compile(r"[？?]")
 _TEXT_CHECKS = {"money": _MONEY_IN_TEXT, "measure": _MEASURE_IN_TEXT, "rate": _RATE_IN_TEXT}
 # Measure words worth checking (folded to Simplified); 个 is generic and checks only for a number.
-_UNITS = frozenset("次度回趟名位人员项件国团场天届倍岁家艘架本条号元亿万公里面座所份张枚篇部支队")
+_UNITS = frozenset("次度回趟名位人员项件国团场天届倍岁家艘架本条号元亿万公里面座所份张枚颗篇笔批部支队")
+# English counted nouns and the Chinese measure words that count them (how many students → 名).
+_EN_UNITS = (
+    (re.compile(r"\b(?:people|persons|members|officials|delegates|diplomats|lawmakers|legislators|students|"
+                r"scholars|experts|journalists|reporters|participants|visitors|tourists|volunteers|workers|"
+                r"residents|citizens|nationals|athletes|followers)\b"), "名"),
+    (re.compile(r"\btimes\b"), "次"),
+    (re.compile(r"\b(?:countries|nations)\b"), "国"),
+    (re.compile(r"\bdays\b"), "天"),
+)
 # Measure words a document may use for the one the question uses (幾次 → "19 度").
 _SYNONYMS = ("次度回趟", "名位人员", "项件", "天日")
 
@@ -78,7 +89,7 @@ class QuestionType:
     "賴總統過境關島時和哪位美國官員見面？" the 總統 of 賴總統 is not the official asked for.
     """
 
-    kind: str  # "count", "date", "day", "year", "person", "place", "name", "money", "measure", "rate" or "any"
+    kind: str  # count, date, day, month, year, person, place, name, money, measure, rate or any
     unit: str = ""
     question: str = ""
 
@@ -93,6 +104,8 @@ class QuestionType:
             return bool(_DAY_IN_TEXT.search(sentence))
         if self.kind == "year":
             return bool(_YEAR_IN_TEXT.search(sentence))
+        if self.kind == "month":
+            return bool(_MONTH_IN_TEXT.search(sentence))
         if self.kind == "person":
             return bool(_PERSON_IN_TEXT.search(sentence))
         if self.kind == "place":
@@ -115,7 +128,7 @@ def question_type(question: str) -> QuestionType:
     if len(_CLAUSES.findall(question)) > 1:  # two questions in one: only the coarse type, on the whole
         return _coarse(fold(question), person, "")
     folded = fold(question)
-    for kind, pattern in (("day", _DAY_Q), ("year", _YEAR_Q)):
+    for kind, pattern in (("day", _DAY_Q), ("year", _YEAR_Q), ("month", _MONTH_Q)):
         if pattern.search(folded):
             return QuestionType(kind, question=folded)
     if _DATE.search(folded):
@@ -139,7 +152,7 @@ def _coarse(folded: str, person: bool, question: str) -> QuestionType:
     m = _COUNT.search(folded)
     if m:
         unit = (m.group(1) or "") if m.lastindex else ""
-        return QuestionType("count", unit if unit in _UNITS else "", question)
+        return QuestionType("count", unit if unit in _UNITS else _english_unit(folded), question)
     return QuestionType("any", question=question)
 
 
@@ -195,3 +208,8 @@ _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 def question_years(question: str) -> list[str]:
     """The years a question names (``fiscal year 2023`` → ``["2023"]``), checked against the index."""
     return sorted(set(_YEAR.findall(question)))
+
+
+def _english_unit(question: str) -> str:
+    """The measure word for an English count ("how many students" → 名), or "" when none is known."""
+    return next((unit for pattern, unit in _EN_UNITS if pattern.search(question)), "")
