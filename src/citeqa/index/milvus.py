@@ -142,6 +142,21 @@ def model_record(embedder: Embedder) -> dict[str, Any]:
     return {"name": embedder.name, "dim": embedder.dim, "fingerprint": embedder.fingerprint}
 
 
+def check_manifest(
+    manifest: dict[str, Any], ms: MilvusSettings, embedder: Embedder, corpus: dict[str, Any] | None
+) -> None:
+    """Refuse an index built with another model or (when ``corpus`` is given) other chunking settings."""
+    model = manifest.get("model", {})
+    if model != model_record(embedder):
+        raise IndexStateError(
+            f"the Milvus index {ms.collection!r} was built with model {model.get('name')} "
+            f"(dim {model.get('dim')}), but the current model is {embedder.name} (dim {embedder.dim}); {ms.hint()} "
+            "or select the model it was built with (--model / CITEQA_EMBED_MODEL)"
+        )
+    if corpus is not None and manifest.get("corpus") != corpus:
+        raise IndexStateError(f"the Milvus index {ms.collection!r} was built with other chunking settings; {ms.hint()}")
+
+
 def in_list(field: str, values: Iterable[str]) -> str:
     """A Milvus filter ``field in [...]`` with the values quoted as JSON strings."""
     return f"{field} in {json.dumps(list(values), ensure_ascii=False)}"
@@ -220,17 +235,7 @@ class MilvusIndex:
                 f"Milvus at {ms.uri} has no citeqa index named {ms.collection!r}; "
                 f"run `citeqa index --backend milvus --milvus-uri {ms.uri}` to build it"
             )
-        model = manifest.get("model", {})
-        if model != model_record(embedder):
-            raise IndexStateError(
-                f"the Milvus index {ms.collection!r} was built with model {model.get('name')} "
-                f"(dim {model.get('dim')}), but the current model is {embedder.name} (dim {embedder.dim}); {ms.hint()} "
-                "or select the model it was built with (--model / CITEQA_EMBED_MODEL)"
-            )
-        if corpus is not None and manifest.get("corpus") != corpus:
-            raise IndexStateError(
-                f"the Milvus index {ms.collection!r} was built with other chunking settings; {ms.hint()}"
-            )
+        check_manifest(manifest, ms, embedder, corpus)
         missing = [n for n in ms.names() if not client.has_collection(n)]
         if missing:
             raise IndexStateError(f"Milvus at {ms.uri} lacks the collection(s) {', '.join(missing)}; {ms.hint()}")
@@ -293,30 +298,26 @@ class MilvusIndex:
         self, vec: np.ndarray, k: int, sources: Iterable[str] | None = None
     ) -> list[tuple[Passage, float]]:
         """The ``k`` passages nearest to ``vec`` (inner product = cosine), best first."""
-        res = self.client.search(
-            self.passages_name,
-            data=[_list(vec)],
-            anns_field="vector",
-            limit=k,
-            output_fields=PASSAGE_FIELDS,
-            search_params={"metric_type": "IP"},
-            filter=_where(sources),
-        )
-        return [(_passage(r), float(r["distance"])) for r in res[0]]
+        return self._search(_list(vec), "vector", "IP", k, sources)
 
     def bm25_search(self, query: str, k: int, sources: Iterable[str] | None = None) -> list[tuple[Passage, float]]:
         """The ``k`` best BM25 matches of the folded query, scored by Milvus's jieba analyzer and BM25."""
+        # Milvus Lite reports BM25 as a negative distance; a server reports the positive score.
+        return [(p, abs(d)) for p, d in self._search(fold(query), "sparse", "BM25", k, sources)]
+
+    def _search(
+        self, data: Any, field: str, metric: str, k: int, sources: Iterable[str] | None
+    ) -> list[tuple[Passage, float]]:
         res = self.client.search(
             self.passages_name,
-            data=[fold(query)],
-            anns_field="sparse",
+            data=[data],
+            anns_field=field,
             limit=k,
             output_fields=PASSAGE_FIELDS,
-            search_params={"metric_type": "BM25"},
+            search_params={"metric_type": metric},
             filter=_where(sources),
         )
-        # Milvus Lite reports BM25 as a negative distance; a server reports the positive score.
-        return [(_passage(r), abs(float(r["distance"]))) for r in res[0]]
+        return [(_passage(r), float(r["distance"])) for r in res[0]]
 
     def hybrid_search(
         self,

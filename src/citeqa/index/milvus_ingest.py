@@ -27,6 +27,7 @@ from citeqa.index.milvus import (
     FORMAT_VERSION,
     MilvusIndex,
     MilvusSettings,
+    check_manifest,
     connect,
     in_list,
     model_record,
@@ -128,14 +129,7 @@ def _refuse_mismatch(client: Any, ms: MilvusSettings, embedder: Embedder, finger
                 f"{embedder.dim}; {ms.hint()}"
             )
         return
-    model = manifest.get("model", {})
-    if model != model_record(embedder):
-        raise IndexStateError(
-            f"the Milvus index {ms.collection!r} was built with model {model.get('name')} (dim {model.get('dim')}), "
-            f"not {embedder.name} (dim {embedder.dim}); {ms.hint()}"
-        )
-    if manifest.get("corpus") != fingerprint:
-        raise IndexStateError(f"the Milvus index {ms.collection!r} was built with other chunking settings; {ms.hint()}")
+    check_manifest(manifest, ms, embedder, fingerprint)
 
 
 def _create_collections(client: Any, ms: MilvusSettings, dim: int) -> None:
