@@ -64,6 +64,9 @@ def test_follow_up_uses_previous_question_for_retrieval(fake_engine):
     assert any("荷蘭" in c.passage.text for c in a.citations)
 
 
+SCHOOLS = "大学|学院|学校|中学|高中|国中|小学|女中"
+
+
 @pytest.mark.parametrize(
     ("question", "kind", "unit", "sentence", "ok"),
     [
@@ -98,6 +101,18 @@ def test_follow_up_uses_previous_question_for_retrieval(fake_engine):
         ("江啟臣副院長幾月率團赴日？", "month", "", "本年江啟臣副院長率團赴日", False),
         ("How many students received a Taiwan Scholarship?", "count", "名", "提出近 80 項友台法案", False),
         ("How many journalists did MOFA host?", "count", "名", "協助78家媒體、169名記者在台駐點", True),
+        # "how many" counts the noun phrase after it, not a noun later in the question.
+        ("How many allies with WHO membership submitted proposals?", "count", "", "11 個友邦均向 WHO 提案", True),
+        ("How many gold medals did Taiwan win?", "count", "面", "參加「2024 年巴黎奧林匹克運動會」", False),
+        ("石破茂是在 8 月幾日晉見賴總統的？", "day", "", "8 月日本現任首相石破茂率團訪台，期間晉見賴總統", False),
+        ("水的沸点是多少摄氏度？", "measure", "", "本年 11 個友邦全數致函 UNFCCC", False),
+        ("What is the boiling point of water?", "measure", "", "水在 100 ℃ 沸騰", True),
+        # An institution of the asked class, named by something other than the question's words.
+        ("半導體實驗室設在哪一所大學？", "institution", SCHOOLS, "與斯洛伐克推動建置半導體實驗室", False),
+        ("半導體實驗室設在哪一所大學？", "institution", SCHOOLS, "實驗室設於斯洛伐克科技大學", True),
+        ("半導體實驗室設在哪一所大學？", "institution", SCHOOLS, "該大學表示歡迎", False),
+        ("比賽冠軍是哪一所學校？", "institution", SCHOOLS, "與當地高中生交流", False),  # students, not a school
+        ("Which university hosts the lab?", "institution", SCHOOLS, "設於 (Slovak University of Technology)", True),
     ],
 )
 def test_question_types(question, kind, unit, sentence, ok):

@@ -66,15 +66,18 @@ def test_eval_cli_writes_report(real_env, tmp_path):
     )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert out["questions"] == 125 and set(out["retrievers"]) == {"bm25", "dense", "hybrid", "peer"}
+    assert out["questions"] == 211 and set(out["retrievers"]) == {"bm25", "dense", "hybrid", "peer"}
     assert (tmp_path / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| hybrid |" in (tmp_path / "report.md").read_text(encoding="utf-8")
     hybrid, peer = out["retrievers"]["hybrid"], out["retrievers"]["peer"]
     assert hybrid["MRR@10"] > peer["MRR@10"]
 
 
-# The CI gate, on the test split (never tuned on). Thresholds set from measurement; see README.
-GATE = {"R@5": 0.95, "MRR@10": 0.82, "answer_accuracy": 0.85, "abstain_recall": 0.6}
+# The CI gate, on the test split (never tuned on). Floors and ceiling set from measurement, a few
+# questions below it (measured R@5 0.976, MRR 0.883, accuracy 0.895, abstained 0.652, wrongly 0.035); README.
+GATE = {"R@5": 0.95, "MRR@10": 0.84, "answer_accuracy": 0.87, "abstain_recall": 0.6}
+# A ceiling on wrong abstentions, so that abstaining more cannot buy the abstention floor.
+CEILING = {"false_abstain_rate": 0.06}
 
 
 @pytest.mark.slow
@@ -82,4 +85,5 @@ def test_quality_gate_on_test_split(real_engine):
     qs = load_eval_set(None, "test")
     m = run_eval(real_engine, qs, ("hybrid",), progress=False)["hybrid"].metrics()
     failed = {k: (m[k], v) for k, v in GATE.items() if m[k] < v}
+    failed |= {k: (m[k], v) for k, v in CEILING.items() if m[k] > v}
     assert not failed, f"below the gate (measured, threshold): {failed}"

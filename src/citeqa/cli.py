@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--max-false-abstain",
         type=float,
-        default=0.01,
+        default=0.03,
         help="calibration cap on wrongly abstained answerable questions",
     )
     e.set_defaults(func=cmd_eval)

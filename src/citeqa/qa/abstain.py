@@ -35,14 +35,14 @@ class AbstainSettings:
     slot_slack, or a number of the question missing from the quote) ≥ threshold → grounded.
     """
 
-    threshold: float = 0.8158
+    threshold: float = 0.8182
     w_coverage: float = 0.0
-    type_penalty: float = 0.1
+    type_penalty: float = 0.2
     # A sentence naming the answer's subject less fully than the best one may still hold the answer
     # (the subject was named a clause earlier); only a larger gap counts as the type missing.
-    slot_slack: float = 0.05
+    slot_slack: float = 0.1
     # Questions without Chinese have no coverage signal and score lower cosines across languages.
-    cross_lingual_bonus: float = 0.03
+    cross_lingual_bonus: float = 0.04
 
 
 def grounding_score(ev: Evidence, s: AbstainSettings) -> float:

@@ -3,8 +3,9 @@
 Only the types a sentence can be checked for are modelled: a count (幾度, 多少名, how many) needs
 a number — with the asked-for unit when there is one —, a date (何時, 哪一年, when) needs a
 year, month or day, a person (誰, 哪位, who) needs a title or a romanised name, an amount of
-money (預算, 金額) a currency, a measure (多高, 多遠) a unit of length or weight, and a rate a
-percentage. Other questions are ``any``.
+money (預算, 金額) a currency, a measure (多高, 多遠, 多少攝氏度) a unit of length, weight or
+temperature, an institution (哪一所大學) a name of that class, and a rate a percentage. Other
+questions are ``any``.
 """
 
 from __future__ import annotations
@@ -40,16 +41,19 @@ _MONEY_Q = re.compile(
 )
 _MONEY_IN_TEXT = re.compile(r"\d[\d,.]*\s*(?:亿|万|千|百)?\s*(?:美元|元|欧元|日圆|新台币|台币)|us\$|nt\$|\$\s*\d")
 _MEASURE_Q = re.compile(
-    r"多高|多长|多远|多重|多深|多宽|how (?:tall|high|long|far|big|deep|wide)\b|\bheight|\blength", re.I
+    r"多高|多长|多远|多重|多深|多宽|多少摄氏度|温度|沸点|熔点|how (?:tall|high|long|far|big|deep|wide|hot|cold)\b|"
+    r"\bheight|\blength|\btemperature|boiling point|melting point", re.I
 )
-_MEASURE_IN_TEXT = re.compile(r"\d[\d,.]*\s*(?:公尺|公里|米|英尺|公斤|吨|平方公里|公顷|m\b|km\b|kg\b)")
+_MEASURE_IN_TEXT = re.compile(r"\d[\d,.]*\s*(?:公尺|公里|米|英尺|公斤|吨|平方公里|公顷|摄氏|华氏|°|℃|m\b|km\b|kg\b)")
 _RATE_Q = re.compile(r"百分之|比率|比例|成长率|增长率|\bpercent|\bpercentage|\brate\b", re.I)
 _RATE_IN_TEXT = re.compile(r"%|％|百分之|成")
 # Finer slots than "a date": a day needs a day of the month, a year needs a year, a place a place
 # name, a name a quoted or bracketed name. Matched on folded text.
 _MONTH_Q = re.compile(r"哪一?个?月|几月|which month|what month|in what month", re.I)
 _MONTH_IN_TEXT = re.compile(rf"{_NUM}\s*月|同月|本月")
-_DAY_Q = re.compile(r"哪一?天|几月几[日号]|何日|(?<!第)几号|what date|which day|on what day", re.I)
+_DAY_Q = re.compile(
+    rf"哪一?天|几月几[日号]|{_NUM}\s*月\s*几[日号]|何日|(?<!第)几号|what date|which day|on what day", re.I
+)
 _YEAR_Q = re.compile(r"哪一?年|what year|which year|in what year", re.I)
 _DAY_IN_TEXT = re.compile(rf"{_NUM}\s*[日号]")
 _YEAR_IN_TEXT = re.compile(r"(?:19|20)\d\d\s*年|本年|今年|去年|明年|前年|民国\s*\d+")
@@ -61,6 +65,18 @@ _PLACE_Q = re.compile(
 _PLACE_IN_TEXT = re.compile(r"[\u4e00-\u9fff]{1,6}[市县州省]")
 _NAME_Q = re.compile(r"叫什么|什么名字|名称是|what is the name|\bcalled\b|\bnamed\b", re.I)
 _NAME_IN_TEXT = re.compile(r"「[^」]*[^」□][^」]*」|《[^》]*[^》□][^》]*》|“[^”]*[^”□][^”]*”|[(（][a-z][^)）]{2,}[)）]")
+# 哪一所大學 / which university: the answer names an institution of that class (臺灣大學), not the
+# question's own one. Each asked class noun maps to the nouns that can end such a name.
+_SCHOOLS = "大学|学院|学校|中学|高中|国中|小学|女中"
+_INSTITUTION_Q = (
+    (re.compile(r"哪一?[所间个]?\s*(?:大学|学校|学院|中学|高中)|which (?:university|school|college)", re.I), _SCHOOLS),
+    (re.compile(r"哪一?[家间个]?\s*(?:公司|企业)|which (?:company|firm)", re.I), "公司|企业|集团"),
+    (re.compile(r"哪一?[家间个]?\s*医院|which hospital", re.I), "医院"),
+    (re.compile(r"哪一?[家间个]?\s*银行|which bank", re.I), "银行"),
+)
+_LATIN_INSTITUTION = re.compile(
+    r"[(（][^)）]*\b(?:university|college|school|academy|hospital|bank|company|inc|ltd|corp)\b", re.I
+)
 # Slots a question's own words could fill (its 總統, its place names): checked on the rest of the sentence.
 _NAMED = frozenset({"person", "place", "name"})
 # A question with two question marks asks two things; its slots are not checked against one sentence.
@@ -73,7 +89,14 @@ _EN_UNITS = (
     (re.compile(r"\b(?:people|persons|members|officials|delegates|diplomats|lawmakers|legislators|students|"
                 r"scholars|experts|journalists|reporters|participants|visitors|tourists|volunteers|workers|"
                 r"residents|citizens|nationals|athletes|followers)\b"), "名"),
+    (re.compile(r"\b(?:recipients|applicants|graduates|teachers|doctors|nurses|soldiers|victims|ambassadors)\b"), "名"),
     (re.compile(r"\btimes\b"), "次"),
+    (re.compile(r"\bmedals\b"), "面"),
+    (re.compile(r"\bpassports\b"), "本"),
+    (re.compile(r"\b(?:ships|vessels|warships)\b"), "艘"),
+    (re.compile(r"\b(?:aircraft|planes|jets)\b"), "架"),
+    (re.compile(r"\b(?:companies|firms|businesses)\b"), "家"),
+    (re.compile(r"\b(?:resolutions|bills|agreements|projects|proposals)\b"), "项"),
     (re.compile(r"\b(?:countries|nations)\b"), "国"),
     (re.compile(r"\bdays\b"), "天"),
 )
@@ -83,13 +106,15 @@ _SYNONYMS = ("次度回趟", "名位人员", "项件", "天日")
 
 @dataclass(frozen=True)
 class QuestionType:
-    """The kind of answer a question asks for, with the measure word of a count (幾次 → 次).
+    """The kind of answer a question asks for, with a ``unit``.
 
+    ``unit`` is the measure word of a count (幾次 → 次) or, for an institution, the nouns that can
+    end its name (哪一所大學 → 大學|學院|…).
     ``question`` (folded) is kept so that the question's own words cannot supply the answer: in
     "賴總統過境關島時和哪位美國官員見面？" the 總統 of 賴總統 is not the official asked for.
     """
 
-    kind: str  # count, date, day, month, year, person, place, name, money, measure, rate or any
+    kind: str  # count, date, day, month, year, person, place, name, institution, money, measure, rate or any
     unit: str = ""
     question: str = ""
 
@@ -112,6 +137,8 @@ class QuestionType:
             return bool(_PLACE_IN_TEXT.search(sentence)) or _has_place_name(sentence)
         if self.kind == "name":
             return bool(_NAME_IN_TEXT.search(sentence))
+        if self.kind == "institution":
+            return _names_institution(sentence, self.unit, self.question)
         if self.kind in _TEXT_CHECKS:
             return bool(_TEXT_CHECKS[self.kind].search(sentence))
         if self.kind == "count":
@@ -138,6 +165,9 @@ def question_type(question: str) -> QuestionType:
     for kind, pattern in (("place", _PLACE_Q), ("name", _NAME_Q)):
         if pattern.search(folded):
             return QuestionType(kind, question=folded)
+    for pattern, nouns in _INSTITUTION_Q:
+        if pattern.search(folded):
+            return QuestionType("institution", nouns, folded)
     return _coarse(folded, person, folded)
 
 
@@ -166,6 +196,16 @@ def _without(sentence: str, question: str, longest: int = 12) -> str:
             if part.strip() and part in sentence:
                 sentence = sentence.replace(part, "□")
     return sentence
+
+
+def _names_institution(sentence: str, nouns: str, question: str) -> bool:
+    """A name ending in one of ``nouns`` whose first characters are not the question's (臺灣大學, not 該大學)."""
+    if _LATIN_INSTITUTION.search(sentence):
+        return True
+    for m in re.finditer(rf"([\u4e00-\u9fff]{{2}})(?:{nouns})(?!生)", sentence):  # 高中生 are students
+        if m.group(1) not in question and not m.group(1).endswith(("该", "这", "那", "各", "一", "所", "家")):
+            return True
+    return False
 
 
 _POS_LOCK = threading.Lock()
@@ -210,6 +250,19 @@ def question_years(question: str) -> list[str]:
     return sorted(set(_YEAR.findall(question)))
 
 
+# What "how many" counts: the words after it, up to the verb or preposition that ends the noun phrase.
+_EN_COUNTED = re.compile(
+    r"how many ((?:(?!(?:did|does|do|were|was|are|is|has|have|had|will|with|in|of|to|for|at|on|by|from|that|"
+    r"who|which)\b)[\w'-]+\s*){1,4})",
+    re.I,
+)
+
+
 def _english_unit(question: str) -> str:
-    """The measure word for an English count ("how many students" → 名), or "" when none is known."""
-    return next((unit for pattern, unit in _EN_UNITS if pattern.search(question)), "")
+    """The measure word for an English count ("how many students" → 名), or "" when none is known.
+
+    Only the counted noun phrase is read: "how many allies … submitted proposals" counts allies.
+    """
+    m = _EN_COUNTED.search(question)
+    phrase = m.group(1) if m else ""
+    return next((unit for pattern, unit in _EN_UNITS if pattern.search(phrase)), "")
