@@ -88,8 +88,8 @@ _UNITS = frozenset("次度回趟名位人员项件国团场天届倍岁家艘架
 _EN_UNITS = (
     (re.compile(r"\b(?:people|persons|members|officials|delegates|diplomats|lawmakers|legislators|students|"
                 r"scholars|experts|journalists|reporters|participants|visitors|tourists|volunteers|workers|"
-                r"residents|citizens|nationals|athletes|followers)\b"), "名"),
-    (re.compile(r"\b(?:recipients|applicants|graduates|teachers|doctors|nurses|soldiers|victims|ambassadors)\b"), "名"),
+                r"residents|citizens|nationals|athletes|followers|recipients|applicants|graduates|teachers|doctors|"
+                r"nurses|soldiers|victims|ambassadors)\b"), "名"),
     (re.compile(r"\btimes\b"), "次"),
     (re.compile(r"\bmedals\b"), "面"),
     (re.compile(r"\bpassports\b"), "本"),
