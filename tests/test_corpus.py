@@ -433,6 +433,25 @@ def test_plain_text_first_paragraph_soft_wrapped_is_not_a_title():
     ]
 
 
+@pytest.mark.parametrize("line", ["hello", "出差住宿費每晚上限為新台幣三千元", "出差住宿費每晚上限為新台幣三千元。"])
+@pytest.mark.parametrize("ending", ["", "\n", "\r\n\n"])
+def test_one_line_document_is_one_passage_not_a_title(line, ending):
+    text = f"{line}{ending}"
+    got = _chunk(text, "note.txt")
+    assert [(p.section, p.text, p.label) for p in got] == [((), line, "¶1")]
+    assert text[got[0].start : got[0].end] == line
+
+
+def test_short_first_line_before_text_is_still_the_title():
+    got = _chunk("出差旅費規定\n\n住宿費每晚上限為新台幣三千元。\n", "rules.txt")
+    assert [(p.section, p.text) for p in got] == [(("出差旅費規定",), "住宿費每晚上限為新台幣三千元。")]
+
+
+@pytest.mark.parametrize("text", ["# 待辦事項\n", "一、總論\n", "## 附錄\n\n# 待辦事項\n"])
+def test_headings_alone_give_no_passage(text):
+    assert _chunk(text, "todo.md") == []
+
+
 def test_english_paragraphs_stay_separate():
     text = "# Notes\n\nFirst paragraph.\n\nSecond paragraph.\n"
     got = _chunk(text, "en.md")

@@ -287,6 +287,40 @@ def test_document_with_only_headings_has_no_paragraphs(tmp_path):
         load_corpus([path])
 
 
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [("todo.md", "# 待辦事項\n"), ("heads.txt", "一、總論\n\n二、結論。\n"), ("blank-title.md", "# 標題\n\n## 小節\n")],
+)
+def test_folder_skips_a_file_with_no_paragraphs(tmp_path, name, content):
+    root = _good_folder(tmp_path / "docs")
+    (root / name).write_text(content, encoding="utf-8")
+    corpus = load_corpus([root])
+    assert [d.source for d in corpus.documents] == ["a.txt", "sub/b.md"]
+    assert [p.text for p in corpus.passages] == ["甲文件的內容。", "乙文件的內容。"]
+    assert [(Path(s.path), s.reason) for s in corpus.skipped] == [
+        (root / name, f"{root / name}: no paragraphs of text found")
+    ]
+
+
+def test_folder_of_only_files_without_paragraphs_is_an_error(tmp_path):
+    root = tmp_path / "todo"
+    root.mkdir()
+    (root / "todo.md").write_text("# 待辦事項\n", encoding="utf-8")
+    with pytest.raises(InputError, match="todo: no readable documents"):
+        load_corpus([root])
+
+
+@pytest.mark.parametrize("line", ["hello", "出差住宿費每晚上限為新台幣三千元"])
+def test_folder_reads_one_line_notes(tmp_path, line):
+    root = _good_folder(tmp_path / "docs")
+    (root / "note.txt").write_text(line, encoding="utf-8")
+    (root / "link.txt").symlink_to("note.txt")
+    corpus = load_corpus([root])
+    assert [d.source for d in corpus.documents] == ["a.txt", "link.txt", "note.txt", "sub/b.md"]
+    assert [p.text for p in corpus.passages if p.source in ("link.txt", "note.txt")] == [line, line]
+    assert corpus.skipped == ()
+
+
 def test_duplicate_source_names_are_rejected(tmp_path):
     (tmp_path / "x").mkdir()
     (tmp_path / "y").mkdir()

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from citeqa.corpus.limits import DEFAULT_MAX_DOC_BYTES, Budget, unpacked_zip
 from citeqa.corpus.model import Document
 from citeqa.corpus.parse import Block, ParseSettings, _join, parse_blocks
 from citeqa.errors import InputError
@@ -23,12 +24,30 @@ _TITLE_STYLES = frozenset({"title", "標題", "标题"})
 _CELL_SEPARATOR = " | "
 
 
-def read_docx(raw: bytes, *, name: str, source: str, settings: ParseSettings | None = None) -> Document:
-    """A .docx file's text and blocks. Raises InputError for files that are not Word documents."""
+def read_docx(
+    raw: bytes,
+    *,
+    name: str,
+    source: str,
+    settings: ParseSettings | None = None,
+    max_bytes: int = DEFAULT_MAX_DOC_BYTES,
+) -> Document:
+    """A .docx file's text and blocks.
+
+    Raises InputError for files that are not Word documents, and for those whose zip members or
+    text come to more than ``max_bytes`` (see ``limits``).
+    """
     from docx import Document as open_docx
 
+    text_budget = Budget(name, max_bytes, "its text is", "characters")
+    items: list[tuple[int | None, str]] = []
     try:
-        items = list(_items(open_docx(io.BytesIO(raw))))
+        package = unpacked_zip(raw, name=name, max_bytes=max_bytes)
+        for level, content in _items(open_docx(io.BytesIO(package))):
+            text_budget.add(len(content))
+            items.append((level, content))
+    except InputError:
+        raise
     except Exception as exc:  # a damaged package surfaces as zip, XML or key errors
         raise InputError(f"{name}: not a readable Word document ({type(exc).__name__}: {exc})") from exc
     text = ""
@@ -62,17 +81,34 @@ def _items(document: Any) -> Iterator[tuple[int | None, str]]:
 
     for item in document.iter_inner_content():
         if isinstance(item, Table):
-            for row in item.rows:
-                cells: list[str] = []
-                seen: list[Any] = []
-                for cell in row.cells:  # a merged cell is listed once per grid column it spans
-                    if any(cell._tc is tc for tc in seen) or not cell.text.strip():
-                        continue
-                    seen.append(cell._tc)
-                    cells.append(" ".join(cell.text.split()))
-                yield None, _CELL_SEPARATOR.join(cells)
+            for row in _table_rows(item):
+                yield None, row
         else:
             yield heading_style_level(item.style), item.text
+
+
+def _table_rows(table: Any) -> Iterator[str]:
+    """Each row's cells joined by `` | ``: a merged cell once, and again in each row it spans down.
+
+    Read from the row's ``w:tc`` elements rather than python-docx's ``row.cells``, which lists a
+    cell once per grid column it spans: a cell declaring a span of 10^9 would build a tuple that long.
+    """
+    from docx.table import _Cell
+
+    above: dict[int, Any] = {}  # grid column → the cell whose text stands there in the row above
+    for tr in table._tbl.tr_lst:
+        here: dict[int, Any] = {}
+        row: dict[int, Any] = {}  # by id: a damaged merge could name one cell twice; its text once
+        column = tr.grid_before
+        for tc in tr.tc_lst:
+            # Further rows of a vertical merge show its first cell's text, as row.cells does.
+            cell = above.get(column, tc) if tc.vMerge == "continue" else tc
+            here[column] = cell
+            column += tc.grid_span
+            row.setdefault(id(cell), cell)
+        above = here
+        texts = (" ".join(_Cell(tc, table).text.split()) for tc in row.values())
+        yield _CELL_SEPARATOR.join(t for t in texts if t)
 
 
 def heading_style_level(style: Any) -> int | None:

@@ -1,27 +1,28 @@
 """Entry point of the corpus stage: paths → documents → passages.
 
-Text and Markdown are decoded by ``reader`` and parsed by ``parse``; PDF (``pdf``) and Word
-(``docx``) files are turned into the same blocks by their own module, chosen by the file's suffix.
+Folders are walked by ``walk``. Text and Markdown are decoded by ``reader`` and parsed by
+``parse``; PDF (``pdf``) and Word (``docx``) files are turned into the same blocks by their own
+module, chosen by the file's suffix. ``limits`` holds each document to ``max_doc_bytes``.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from citeqa.corpus.chunk import ChunkSettings, chunk_blocks, label_with_page
-from citeqa.corpus.model import Document, Passage
+from citeqa.corpus.limits import DEFAULT_MAX_DOC_BYTES, too_big
+from citeqa.corpus.model import Document, Passage, Skipped
 from citeqa.corpus.parse import ParseSettings, parse_blocks
 from citeqa.corpus.reader import read_raw, text_document
+from citeqa.corpus.walk import SUFFIXES, walk_documents
+from citeqa.corpus.walk import path_selected as path_selected  # re-exported: the globs' one definition
 from citeqa.errors import InputError
 
 BUNDLED_NAME = "mofa-2024-review.zh-TW.txt"
-TEXT_SUFFIXES = (".txt", ".md", ".markdown")
-SUFFIXES = (*TEXT_SUFFIXES, ".pdf", ".docx")
 
 
 def bundled_corpus_path() -> Path:
@@ -35,15 +36,7 @@ class CorpusSettings:
 
     parse: ParseSettings = field(default_factory=ParseSettings)
     chunk: ChunkSettings = field(default_factory=ChunkSettings)
-    max_doc_bytes: int = 50_000_000
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """A file found in a folder that could not be read, and why."""
-
-    path: str
-    reason: str
+    max_doc_bytes: int = DEFAULT_MAX_DOC_BYTES  # the file, what it unpacks to, and its text
 
 
 @dataclass(frozen=True)
@@ -80,95 +73,82 @@ def load_corpus(
 ) -> LoadedCorpus:
     """Read files and folders (recursively) into passages; the bundled document when none are given.
 
-    A file named directly must be readable (InputError otherwise). Inside a folder, unreadable files
-    are skipped and reported, and the folder must yield at least one document. ``include`` and
-    ``exclude`` are globs matched against a file's path relative to the folder given (see
-    ``path_selected``); files named directly are always read.
+    A file named directly must be readable and hold a paragraph (InputError otherwise). Inside a
+    folder, files that cannot be read or hold no paragraph, and entries that cannot be documents
+    (see ``walk``), are skipped and reported; the folder must yield at least one document.
+    ``include`` and ``exclude`` are globs matched against a file's path relative to the folder
+    given (see ``path_selected``); files named directly are always read.
     """
     settings = settings or CorpusSettings()
     given = list(paths) if paths else [bundled_corpus_path()]
-    docs: list[Document] = []
-    digests: dict[str, str] = {}
-    files: dict[str, Path] = {}
+    loaded: list[_Loaded] = []
     skipped: list[Skipped] = []
     for root in given:
         if not root.exists():
             raise InputError(f"{root}: no such file or directory")
-        if root.is_dir():
-            found = 0
-            for path in walk_documents(root, include=include, exclude=exclude):
-                source = path.relative_to(root).as_posix()
-                try:
-                    doc, digest = read_file(path, source, settings)
-                except InputError as exc:
-                    skipped.append(Skipped(str(path), str(exc)))
-                    continue
+        if not root.is_dir():
+            loaded.append(_load(root, root.name, settings))
+            continue
+        scan = walk_documents(root, include=include, exclude=exclude)
+        passed_over = list(scan.skipped)
+        found = 0
+        for path in scan.files:
+            try:
+                loaded.append(_load(path, path.relative_to(root).as_posix(), settings))
                 found += 1
-                docs.append(doc)
-                digests[doc.source] = digest
-                files[doc.source] = path
-            if not found:
-                what = "matching documents" if include or exclude else "readable documents"
-                raise InputError(f"{root}: no {what} ({', '.join(SUFFIXES)}) in this folder")
-        else:
-            doc, digest = read_file(root, root.name, settings)
-            docs.append(doc)
-            digests[doc.source] = digest
-            files[doc.source] = root
-    sources = [d.source for d in docs]
+            except InputError as exc:
+                passed_over.append(Skipped(str(path), str(exc)))
+        skipped.extend(sorted(passed_over, key=lambda s: s.path))
+        if not found:
+            what = "matching documents" if include or exclude else "readable documents"
+            raise InputError(f"{root}: no {what} ({', '.join(SUFFIXES)}) in this folder")
+    sources = [item.doc.source for item in loaded]
     dupes = sorted({s for s in sources if sources.count(s) > 1})
     if dupes:
         raise InputError(f"two documents share the source name {dupes[0]!r}; index them from one folder")
-    passages: list[Passage] = []
-    for doc in docs:
-        found_passages = passages_of(doc, settings)
-        if not found_passages:
-            raise InputError(f"{doc.source}: no paragraphs of text found")
-        passages.extend(found_passages)
-    return LoadedCorpus(tuple(docs), tuple(passages), digests, tuple(skipped), files)
+    return LoadedCorpus(
+        tuple(item.doc for item in loaded),
+        tuple(p for item in loaded for p in item.passages),
+        {item.doc.source: item.sha256 for item in loaded},
+        tuple(skipped),
+        {item.doc.source: item.path for item in loaded},
+    )
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """One document read from ``path``, its passages and the sha256 of its bytes."""
+
+    path: Path
+    doc: Document
+    passages: tuple[Passage, ...]
+    sha256: str
+
+
+def _load(path: Path, source: str, settings: CorpusSettings) -> _Loaded:
+    """Read and parse one file; InputError when it cannot be read or holds no paragraph of text."""
+    doc, digest = read_file(path, source, settings)
+    passages = passages_of(doc, settings)
+    if not passages:
+        raise InputError(f"{path}: no paragraphs of text found")
+    return _Loaded(path, doc, tuple(passages), digest)
 
 
 def read_file(path: Path, source: str, settings: CorpusSettings) -> tuple[Document, str]:
     """Read one document by its suffix (.pdf, .docx, else text); returns it with its bytes' sha256."""
-    raw = read_raw(path, max_bytes=settings.max_doc_bytes)
+    limit = settings.max_doc_bytes
+    raw = read_raw(path, max_bytes=limit)
     suffix = path.suffix.lower()
     if suffix == ".pdf":
         from citeqa.corpus.pdf import read_pdf
 
-        doc = read_pdf(raw, name=str(path), source=source, settings=settings.parse)
+        doc = read_pdf(raw, name=str(path), source=source, settings=settings.parse, max_bytes=limit)
     elif suffix == ".docx":
         from citeqa.corpus.docx import read_docx
 
-        doc = read_docx(raw, name=str(path), source=source, settings=settings.parse)
+        doc = read_docx(raw, name=str(path), source=source, settings=settings.parse, max_bytes=limit)
     else:
         doc = text_document(raw, name=str(path), source=source)
+    if len(doc.text) > limit:  # PDF and Word text is also counted while it is extracted
+        raise too_big(str(path), len(doc.text), limit, "its text is", "characters")
     return doc, hashlib.sha256(raw).hexdigest()
-
-
-def walk_documents(root: Path, *, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> Iterator[Path]:
-    """Supported, non-hidden files under ``root``, sorted, passing the ``include``/``exclude`` globs."""
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        hidden = any(part.startswith(".") for part in rel.parts)
-        supported = path.is_file() and path.suffix.lower() in SUFFIXES and not hidden
-        if supported and path_selected(rel.as_posix(), include, exclude):
-            yield path
-
-
-def path_selected(rel: str, include: Sequence[str], exclude: Sequence[str]) -> bool:
-    """Whether a folder-relative path passes the globs: matches an include (when any) and no exclude.
-
-    ``*`` matches across ``/`` (fnmatch, case-sensitive), a leading ``**/`` may match nothing, and a
-    folder matches everything below it: ``"drafts/a/b.md"`` matches ``drafts``, ``drafts/``,
-    ``drafts/a``, ``*.md`` and ``**/b.md``; ``"b.md"`` matches ``**/b.md`` and ``*.md`` but not ``drafts``.
-    """
-    return (not include or any(_glob(rel, g) for g in include)) and not any(_glob(rel, g) for g in exclude)
-
-
-def _glob(rel: str, pattern: str) -> bool:
-    pattern = pattern.replace("\\", "/").removeprefix("./").rstrip("/")
-    if not pattern:
-        return False
-    patterns = {pattern, pattern.removeprefix("**/")}
-    candidates = [rel, *(p.as_posix() for p in PurePosixPath(rel).parents if p.as_posix() != ".")]
-    return any(fnmatch.fnmatchcase(c, g) for c in candidates for g in patterns)

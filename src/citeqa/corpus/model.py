@@ -63,3 +63,11 @@ class Document:
         if not self.pages:
             return None
         return max(1, bisect_right(self.pages, offset))
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file found in a folder that could not be read, and why (the reason names the file)."""
+
+    path: str
+    reason: str

@@ -77,7 +77,8 @@ def parse_blocks(text: str, settings: ParseSettings | None = None) -> list[Block
     for gi, group in enumerate(groups):
         next_is_heading = gi + 1 == len(groups) or heading_level(groups[gi + 1][0].text) is not None
         for i, line in enumerate(group):
-            level = heading_level(line.text, first_line=gi == 0 and len(group) == 1)
+            # A lone first line is the title only when text follows: a one-line note is its own paragraph.
+            level = heading_level(line.text, first_line=gi == 0 and len(group) == 1 and len(groups) > 1)
             if level is not None:
                 blocks.append(Block("heading", level, clean_heading(line.text), ((line.start, line.end),)))
                 pending_join = False

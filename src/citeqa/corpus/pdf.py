@@ -25,6 +25,7 @@ from itertools import pairwise
 from statistics import median
 from typing import Any
 
+from citeqa.corpus.limits import DEFAULT_MAX_DOC_BYTES, PdfCounts, pypdf_configuration
 from citeqa.corpus.model import Document
 from citeqa.corpus.parse import ParseSettings, ends_sentence, heading_level, parse_blocks
 from citeqa.errors import InputError
@@ -56,10 +57,21 @@ class PdfLine:
     size: float
 
 
-def read_pdf(raw: bytes, *, name: str, source: str, settings: ParseSettings | None = None) -> Document:
-    """A PDF's text, page offsets and blocks. Raises InputError for damaged, encrypted or image-only files."""
+def read_pdf(
+    raw: bytes,
+    *,
+    name: str,
+    source: str,
+    settings: ParseSettings | None = None,
+    max_bytes: int = DEFAULT_MAX_DOC_BYTES,
+) -> Document:
+    """A PDF's text, page offsets and blocks.
+
+    Raises InputError for damaged, encrypted or image-only files, and for those that unpack to
+    more than ``max_bytes`` (see ``extract_lines``).
+    """
     settings = settings or ParseSettings()
-    pages = extract_lines(raw, name=name)
+    pages = extract_lines(raw, name=name, max_bytes=max_bytes)
     if not any(line.text for page in pages for line in page):
         raise InputError(f"{name}: the PDF has no text layer (a scan or images only); run OCR on it first")
     running = running_lines(pages, settings)
@@ -83,20 +95,34 @@ def read_pdf(raw: bytes, *, name: str, source: str, settings: ParseSettings | No
     return Document(source, "".join(text), "pdf", pages=tuple(starts), blocks=tuple(blocks))
 
 
-def extract_lines(raw: bytes, *, name: str) -> list[list[PdfLine]]:
-    """The lines of every page, in pypdf's reading order, with their positions."""
-    from pypdf import PdfReader
+def extract_lines(raw: bytes, *, name: str, max_bytes: int = DEFAULT_MAX_DOC_BYTES) -> list[list[PdfLine]]:
+    """The lines of every page, in pypdf's reading order, with their positions.
+
+    A compressed stream can inflate a thousandfold, so what the PDF unpacks to is held to
+    ``max_bytes``: no one stream may inflate past it (pypdf's own limits), the page and form
+    XObject streams extracted come to at most that much in all (a form counted each time it is
+    drawn), and so does the text.
+    """
+    from pypdf import PdfReader, apply_configuration
+    from pypdf.errors import LimitReachedError
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # damaged files log a warning per object
+    counts = PdfCounts.of(name, max_bytes)
     try:
-        reader = PdfReader(io.BytesIO(raw))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise InputError(
-                f"{name}: the PDF is encrypted with a password; save an unprotected copy to index it"
-            )
-        return [_page_lines(page) for page in reader.pages]
+        with apply_configuration(pypdf_configuration(max_bytes)):
+            reader = PdfReader(io.BytesIO(raw))
+            if reader.is_encrypted and not reader.decrypt(""):
+                raise InputError(
+                    f"{name}: the PDF is encrypted with a password; save an unprotected copy to index it"
+                )
+            return [_page_lines(page, counts) for page in reader.pages]
     except InputError:
         raise
+    except LimitReachedError as exc:
+        raise InputError(
+            f"{name}: the PDF is over a limit while unpacking ({exc}); a stream may unpack to at most "
+            f"{max_bytes:,} bytes (set CITEQA_MAX_DOC_BYTES to raise it)"
+        ) from exc
     except Exception as exc:  # pypdf raises many different errors on damaged files
         raise InputError(f"{name}: not a readable PDF ({type(exc).__name__}: {exc})") from exc
 
@@ -242,16 +268,24 @@ def paragraph_breaks(lines: Sequence[PdfLine], layout: Layout, page_index: int =
     return out
 
 
-def _page_lines(page: Any) -> list[PdfLine]:
+def _page_lines(page: Any, counts: PdfCounts) -> list[PdfLine]:
     """Lines from pypdf's text pieces; each piece comes with the text and page matrices where it starts."""
     pieces: list[tuple[str, float, float, float]] = []
 
     def visit(text: str, cm: Sequence[float], tm: Sequence[float], _font: Any, size: float) -> None:
+        counts.text.add(len(text))
         if text:
             m = _times(tm, cm)
             pieces.append((text, m[4], m[5], float(size or 1.0) * (math.hypot(m[2], m[3]) or 1.0)))
 
-    page.extract_text(visitor_text=visit)
+    def before(operator: bytes, operands: Any, _cm: Any, _tm: Any) -> None:
+        drawn = counts.form_size(page, operands[0]) if operator == b"Do" and operands else 0
+        counts.streams.add(drawn)  # also stops the page at once when a form went over
+
+    contents = page.get_contents()
+    counts.streams.add(len(contents.get_data()) if contents is not None else 0)
+    page.extract_text(visitor_text=visit, visitor_operand_before=before)
+    counts.streams.add()  # pypdf drops an error raised inside a form XObject; raise it here
     lines: list[PdfLine] = []
     buf: list[str] = []
     where: tuple[float, float, float] | None = None

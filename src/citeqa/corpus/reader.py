@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import codecs
+import os
+import stat
 import unicodedata
 from pathlib import Path
+from typing import BinaryIO
 
+from citeqa.corpus.limits import too_big
 from citeqa.corpus.model import Document
 from citeqa.errors import InputError
 
@@ -25,21 +29,56 @@ def read_document(path: Path, *, max_bytes: int, source: str | None = None) -> D
 
 
 def read_raw(path: Path, *, max_bytes: int) -> bytes:
-    """The bytes of a document file, refusing missing paths, folders and files over ``max_bytes``."""
+    """The bytes of a document file; refuses missing paths, folders, FIFOs, devices, files over ``max_bytes``."""
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a directory, not a document")
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise InputError(
-                f"{path}: {size:,} bytes is over the limit of {max_bytes:,} "
-                "(set CITEQA_MAX_DOC_BYTES to raise it)"
-            )
-        return path.read_bytes()
+        # O_NONBLOCK: opening a FIFO would otherwise wait for a writer; it is refused below instead.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise InputError(f"{path}: {file_kind(st.st_mode)}, not a document file")
+            if st.st_size > max_bytes:
+                raise InputError(
+                    f"{path}: {st.st_size:,} bytes is over the limit of {max_bytes:,} "
+                    "(set CITEQA_MAX_DOC_BYTES to raise it)"
+                )
+            data = _read_capped(f, st.st_size, max_bytes)
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    if len(data) > max_bytes:
+        raise too_big(str(path), len(data), max_bytes, "reads as at least")
+    return data
+
+
+def _read_capped(f: BinaryIO, size: int, limit: int) -> bytes:
+    """All of ``f`` (``size`` bytes by fstat), or ``limit`` + 1 bytes if it turns out to hold more.
+
+    A file can grow while it is read, and /proc files report size 0; ``read(n)`` reserves ``n``
+    bytes up front, so past the size expected the rest is read in pieces.
+    """
+    data = f.read(min(size, limit) + 1)
+    if len(data) <= size:
+        return data
+    rest = bytearray(data)
+    while len(rest) <= limit and (piece := f.read(min(1 << 20, limit + 1 - len(rest)))):
+        rest += piece
+    return bytes(rest)
+
+
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular file is, from its ``st_mode``: ``"a FIFO"``, ``"a socket"``, etc."""
+    kinds = (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISDIR, "a directory"),
+    )
+    return next((kind for test, kind in kinds if test(mode)), "not a regular file")
 
 
 def text_document(raw: bytes, *, name: str, source: str) -> Document:
