@@ -113,7 +113,8 @@ def run(args: argparse.Namespace, result: dict[str, Any], env: dict[str, str]) -
         from citeqa.eval.dataset import load_eval_set
         from citeqa.index import build_index, load_embedder, open_index
         from citeqa.index.e5model import default_model_dir, ensure_default_model
-        from citeqa.qa.engine import Engine, corpus_settings
+        from citeqa.index.update import corpus_settings
+        from citeqa.qa.engine import Engine
         from citeqa.settings import Settings
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)

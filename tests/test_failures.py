@@ -83,32 +83,28 @@ def test_index_killed_half_way_leaves_previous_index_loadable(real_env, tmp_path
     assert "孟買" in json.loads(r.stdout)["hits"][0]["text"]
 
 
-@pytest.mark.slow
-def test_two_concurrent_index_runs_do_not_corrupt(real_env, tmp_path):
-    idx = tmp_path / "idx"
-    cmd = [sys.executable, "-m", "citeqa", "index", "--index", str(idx), "--quiet"]
-    procs = [subprocess.Popen(cmd, env=real_env, stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    errs = [p.communicate(timeout=900)[1] for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], errs
-    assert len(list(idx.glob("gen-*"))) == 1 and not list(idx.glob(".tmp-*"))
-    r = subprocess.run([sys.executable, "-m", "citeqa", "search", "--json", "孟買", "--index", str(idx)],
-                       env=real_env, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
-
-
-def test_index_lock_serialises_builds_in_process(tmp_path, bundled, fake_embedder):
+def test_concurrent_builds_in_process_never_lose_an_update(tmp_path, bundled, fake_embedder):
+    """Builds racing on one directory: each either fails at once or finishes before the next plans,
+    and the directory always ends with one loadable generation."""
     from citeqa.corpus import bundled_corpus_path
+    from citeqa.errors import IndexStateError
     from citeqa.index import build_index
 
     def build(_):
-        return build_index(bundled, fake_embedder, tmp_path, corpus_settings=CorpusSettings(),
-                           source_paths={bundled.documents[0].source: bundled_corpus_path()},
-                           progress=False, log=lambda _: None)
+        try:
+            build_index(bundled, fake_embedder, tmp_path, corpus_settings=CorpusSettings(),
+                        source_paths={bundled.documents[0].source: bundled_corpus_path()},
+                        progress=False, log=lambda _: None)
+            return "ok"
+        except IndexStateError as exc:
+            assert "another `citeqa index` is writing" in str(exc)
+            return "refused"
 
     with ThreadPoolExecutor(4) as pool:
-        list(pool.map(build, range(4)))
+        outcomes = list(pool.map(build, range(4)))
+    assert "ok" in outcomes
     assert open_index(tmp_path, fake_embedder).passages == bundled.passages
-    assert len(list(tmp_path.glob("gen-*"))) == 1
+    assert len(list(tmp_path.glob("gen-*"))) == 1 and not list(tmp_path.glob(".tmp-*"))
 
 
 QUESTIONS = ["駐孟買辦事處何時揭牌？", "拜登政府宣布對台軍售幾次？", "台北101有多高？", "林部長 11 月訪問了哪些國家？",

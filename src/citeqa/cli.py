@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -13,14 +16,21 @@ from citeqa import __version__
 from citeqa.errors import CiteqaError
 
 EXIT_USAGE = 2
+COMMANDS = ("chunks", "index", "search", "ask", "eval", "serve")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one ``citeqa`` command and return its exit code (2 for a library error, 130 on Ctrl-C)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # reported before a missing COMMAND: "--bogus" is the mistake, not the missing command
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if args.command is None:
+        parser.error(f"choose a COMMAND: {', '.join(COMMANDS)} (citeqa COMMAND --help for each)")
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # here, not at exit, so a full disk or a closed pipe is reported like any error
+        return code
     except CiteqaError as exc:
         print(f"citeqa: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -28,14 +38,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("citeqa: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        _silence_stdout()
         return 0
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EIO, errno.EDQUOT):
+            raise
+        _silence_stdout()
+        print(f"citeqa: error: cannot write the output: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush of what could not be written stays quiet."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand; each sets ``func`` to the handler it runs."""
     p = argparse.ArgumentParser(prog="citeqa", description="Cited question answering over Chinese documents.")
     p.add_argument("--version", action="version", version=f"citeqa {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     c = sub.add_parser("chunks", help="print the passages of documents (default: the bundled corpus)")
     c.add_argument("paths", nargs="*", type=Path, metavar="PATH")
@@ -141,7 +165,7 @@ def open_engine(args: argparse.Namespace) -> Any:
 def cmd_chunks(args: argparse.Namespace) -> int:
     """``citeqa chunks``: print the passages the documents split into, without building an index."""
     from citeqa.corpus import load_corpus
-    from citeqa.qa.engine import corpus_settings
+    from citeqa.index.update import corpus_settings
 
     corpus = load_corpus(args.paths or None, corpus_settings(settings_from(args)))
     _report_skipped(corpus.skipped)
@@ -156,52 +180,12 @@ def cmd_chunks(args: argparse.Namespace) -> int:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    """``citeqa index``: build or update the index; with no PATH, reuse the roots and globs it was built from."""
-    from citeqa.corpus import bundled_corpus_path, load_corpus
-    from citeqa.index import build_index, load_embedder
-    from citeqa.index.store import peek_manifest
-    from citeqa.qa.engine import corpus_settings
+    """``citeqa index``: build or update the index; with no PATH, reuse the paths and globs it was built from."""
+    from citeqa.index.update import update_index
 
-    settings = settings_from(args)
-    csettings = corpus_settings(settings)
-    index_dir = args.index or settings.index_dir
-    include, exclude = args.include, args.exclude
-    milvus = settings.backend == "milvus"
-    if milvus:
-        from citeqa.index.milvus import connect, read_manifest
-        from citeqa.qa.engine import milvus_settings
-
-        ms = milvus_settings(settings)
-        previous = None if args.paths else read_manifest(connect(ms), ms) or {}
-        index_dir = Path(ms.uri)  # for the progress line only
-    else:
-        previous = None if args.paths else peek_manifest(index_dir) or {}
-    roots = (previous or {}).get("roots")
-    paths = args.paths or [Path(p) for p in roots or []] or [bundled_corpus_path()]
-    if previous and roots:
-        include = include or previous.get("include") or []
-        exclude = exclude or previous.get("exclude") or []
-        print(f"citeqa: updating {index_dir} from {', '.join(roots)}", file=sys.stderr)
-    corpus = load_corpus(paths, csettings, include=include, exclude=exclude)
-    _report_skipped(corpus.skipped)
-    embedder = load_embedder(
-        settings.embed_model,
-        cache_dir=settings.cache_dir,
-        allow_download=settings.allow_download,
-        progress=not args.quiet,
-        torch_threads=settings.torch_threads,
-    )
-    if milvus:
-        from citeqa.index.milvus_ingest import build_milvus
-
-        build_milvus(
-            corpus, embedder, ms, corpus_settings=csettings, source_paths=corpus.paths, roots=list(paths),
-            include=include, exclude=exclude, full=args.full, progress=not args.quiet,
-        )
-        return 0
-    build_index(
-        corpus, embedder, index_dir, corpus_settings=csettings, source_paths=corpus.paths, roots=list(paths),
-        include=include, exclude=exclude, kind=settings.index_kind, progress=not args.quiet, incremental=not args.full,
+    update_index(
+        settings_from(args), args.paths, include=args.include, exclude=args.exclude, index_dir=args.index,
+        full=args.full, progress=not args.quiet,
     )
     return 0
 
@@ -319,6 +303,8 @@ def _run_queries(
 
 
 def _stdin_lines() -> Iterator[str]:
+    if sys.stdin is None:  # started with stdin closed (`<&-`): no questions
+        return
     for raw in sys.stdin:
         yield raw.rstrip("\r\n")
 

@@ -20,8 +20,9 @@ from citeqa.errors import IndexStateError
 from citeqa.index.base import SentenceVector
 from citeqa.index.bm25 import BM25
 from citeqa.index.dense import build_dense, search_dense
+from citeqa.index.directory import DirState, inspect, rebuild_hint, writer
 from citeqa.index.embed import Embedder
-from citeqa.index.store import FORMAT_VERSION, IndexData, read_generation, rebuild_hint, write_generation
+from citeqa.index.store import FORMAT_VERSION, IndexData, read_generation, write_generation
 from citeqa.index.tokenize import Tokenizer, quoted_terms
 
 
@@ -114,8 +115,13 @@ def build_index(
     progress: bool = True,
     incremental: bool = True,
     log: Callable[[str], None] = _stderr,
+    wait: bool = False,
 ) -> LocalIndex:
     """Embed and tokenize ``corpus`` and write it to ``index_dir`` atomically, as a new generation.
+
+    The directory's write lock is held from reading the live generation to switching to the new
+    one, so a concurrent build cannot plan from a generation that is about to disappear: without
+    ``wait`` it fails at once (IndexStateError), with it it waits its turn.
 
     With ``incremental`` (the default), files whose sha256 and passages are those of the live
     generation keep their stored passage and sentence vectors; only added and changed files are
@@ -123,6 +129,28 @@ def build_index(
     same BM25 tokens (always recomputed: the dictionary of quoted terms spans every file). Another
     model or other chunking settings make it a full rebuild, and the log says so.
     """
+    with writer(index_dir, wait=wait, log=log):
+        return _build_locked(
+            corpus, embedder, index_dir, corpus_settings=corpus_settings, source_paths=source_paths, roots=roots,
+            include=include, exclude=exclude, kind=kind, progress=progress, incremental=incremental, log=log,
+        )
+
+
+def _build_locked(
+    corpus: LoadedCorpus,
+    embedder: Embedder,
+    index_dir: Path,
+    *,
+    corpus_settings: CorpusSettings,
+    source_paths: dict[str, Path] | None,
+    roots: list[Path] | None,
+    include: Sequence[str],
+    exclude: Sequence[str],
+    kind: str,
+    progress: bool,
+    incremental: bool,
+    log: Callable[[str], None],
+) -> LocalIndex:
     passages = corpus.passages
     t0 = time.perf_counter()
     previous = _previous(index_dir, embedder, corpus_settings, log) if incremental else None
@@ -173,7 +201,7 @@ def build_index(
         "timings_s": {"embed": round(t1 - t0, 3), "total": round(time.perf_counter() - t0, 3)},
     }
     data = IndexData(manifest, passages, vectors, dense, tokens, sentences, sentence_vectors)
-    gen = write_generation(index_dir, data, log)
+    gen = write_generation(index_dir, data)
     skipped = f"; {len(corpus.skipped)} unreadable file(s) skipped" if corpus.skipped else ""
     log(f"indexed {len(passages)} passages from {len(corpus.sha256)} document(s) into {gen}{skipped}")
     bm25 = BM25([list(t) for t in tokens])
@@ -267,7 +295,7 @@ def _previous(
     index_dir: Path, embedder: Embedder, corpus_settings: CorpusSettings, log: Callable[[str], None]
 ) -> IndexData | None:
     """The live generation if its vectors can be reused; otherwise None, with the reason logged."""
-    if not (index_dir / "CURRENT").exists():
+    if inspect(index_dir) is DirState.NEW:
         return None
     try:
         data = read_generation(index_dir)

@@ -5,14 +5,14 @@ Layout of ``DIR``::
     DIR/CURRENT            name of the live generation (replaced atomically with os.replace)
     DIR/gen-…/manifest.json, passages.jsonl, vectors.npy, dense.faiss, tokens.jsonl,
               sentences.npy, sentence_vectors.npy
-    DIR/.lock              held while building, so two builds never interleave
+    DIR/.lock              held for a whole build, so two builds never interleave (index.directory)
 
 The manifest lists every source with its sha256, path and passage ``rows`` [start, stop): row i of
 ``vectors.npy`` belongs to line i of ``passages.jsonl``, and a source's passages are contiguous, so
 an incremental build copies an unchanged file's vectors (and its sentences' vectors) by range.
 
-A build writes a complete new generation, then flips ``CURRENT``: a build killed half-way
-leaves the previous generation live, and readers never see a half-written index.
+A build writes a complete new generation, verifies it, then flips ``CURRENT``: a build killed
+half-way leaves the previous generation live, and readers never see a half-written index.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import numpy as np
 
 from citeqa.corpus import Passage
 from citeqa.errors import IndexStateError
+from citeqa.index.directory import DirState, inspect, rebuild_hint, remove_stale
 
 FORMAT_VERSION = 1
 _FILES = ("passages.jsonl", "vectors.npy", "dense.faiss", "tokens.jsonl", "sentences.npy", "sentence_vectors.npy")
@@ -49,60 +50,80 @@ class IndexData:
     sentence_vectors: np.ndarray
 
 
-def rebuild_hint(index_dir: Path) -> str:
-    """The command that fixes a stale or damaged index, for the end of an error message."""
-    return f"run `citeqa index --index {index_dir}` to rebuild it"
-
-
 def write_generation(index_dir: Path, data: IndexData, log: Callable[[str], None] = lambda _: None) -> Path:
-    """Write ``data`` as a new generation of ``index_dir`` and make it live. Returns its path."""
-    from filelock import FileLock, Timeout
+    """Write ``data`` as a new generation of ``index_dir``, make it live, then drop the old ones.
 
-    from citeqa.index.dense import write_dense
-
-    index_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(index_dir / ".lock"))
+    The caller holds ``directory.writer(index_dir)``. Old generations are deleted only after the
+    new one reads back with every file matching its recorded sha256. A failed write (a full disk,
+    a read-only file system) removes its partial files, leaves the previous generation live and
+    raises IndexStateError.
+    """
+    gen = index_dir / f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
+    tmp = index_dir / f".tmp-{gen.name}"
     try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        log(f"waiting for another `citeqa index` on {index_dir} to finish")
-        lock.acquire()
-    try:
-        gen = index_dir / f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
-        tmp = index_dir / f".tmp-{gen.name}"
         tmp.mkdir()
-        with open(tmp / "passages.jsonl", "w", encoding="utf-8") as f:
-            for p in data.passages:
-                f.write(json.dumps(p.to_dict(), ensure_ascii=False) + "\n")
-        np.save(tmp / "vectors.npy", data.vectors.astype(np.float32))
-        write_dense(data.dense, tmp / "dense.faiss")
-        np.save(tmp / "sentences.npy", data.sentences.astype(np.int32))
-        np.save(tmp / "sentence_vectors.npy", data.sentence_vectors.astype(np.float32))
-        with open(tmp / "tokens.jsonl", "w", encoding="utf-8") as f:
-            for toks in data.tokens:
-                f.write(json.dumps(list(toks), ensure_ascii=False) + "\n")
-        manifest = dict(data.manifest, files={n: _sha256(tmp / n) for n in _FILES})
-        _write_atomic(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
+        _write_files(tmp, data)
         _fsync_dir(tmp)
         os.replace(tmp, gen)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(gen, ignore_errors=True)
+        raise IndexStateError(
+            f"cannot write the index at {index_dir}: {exc.strerror or exc}; "
+            "the partial files were removed and the previous index is unchanged"
+        ) from exc
+    _verify(gen)  # before CURRENT points at it, so a bad write never goes live
+    try:
         _write_atomic(index_dir / "CURRENT", gen.name + "\n")
         _fsync_dir(index_dir)
-        for old in index_dir.iterdir():
-            if old.is_dir() and old.name != gen.name and old.name.startswith(("gen-", ".tmp-")):
-                shutil.rmtree(old, ignore_errors=True)
-        return gen
-    finally:
-        lock.release()
+    except OSError as exc:
+        shutil.rmtree(gen, ignore_errors=True)
+        raise IndexStateError(
+            f"cannot switch the index at {index_dir} to the new generation: {exc.strerror or exc}; "
+            "the previous index is unchanged"
+        ) from exc
+    remove_stale(index_dir, keep=gen.name)
+    return gen
+
+
+def _write_files(tmp: Path, data: IndexData) -> None:
+    from citeqa.index.dense import write_dense
+
+    with open(tmp / "passages.jsonl", "w", encoding="utf-8") as f:
+        for p in data.passages:
+            f.write(json.dumps(p.to_dict(), ensure_ascii=False) + "\n")
+    np.save(tmp / "vectors.npy", data.vectors.astype(np.float32))
+    write_dense(data.dense, tmp / "dense.faiss")
+    np.save(tmp / "sentences.npy", data.sentences.astype(np.int32))
+    np.save(tmp / "sentence_vectors.npy", data.sentence_vectors.astype(np.float32))
+    with open(tmp / "tokens.jsonl", "w", encoding="utf-8") as f:
+        for toks in data.tokens:
+            f.write(json.dumps(list(toks), ensure_ascii=False) + "\n")
+    manifest = dict(data.manifest, files={n: _sha256(tmp / n) for n in _FILES})
+    _write_atomic(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
+
+
+def _verify(gen: Path) -> None:
+    """Every file of a freshly written generation matches the sha256 its manifest records."""
+    manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
+    for name, digest in manifest["files"].items():
+        if _sha256(gen / name) != digest:
+            shutil.rmtree(gen, ignore_errors=True)
+            raise IndexStateError(f"the new index file {gen / name} did not read back as written; nothing changed")
 
 
 def read_generation(index_dir: Path) -> IndexData:
     """Load the live generation, verifying every file against the manifest's sha256."""
     from citeqa.index.dense import read_dense
 
-    current = index_dir / "CURRENT"
-    if not current.is_file():
-        raise IndexStateError(f"no index at {index_dir}; {rebuild_hint(index_dir)}")
-    gen = index_dir / current.read_text(encoding="utf-8").strip()
+    state = inspect(index_dir)
+    if state is DirState.NEW:
+        raise IndexStateError(f"no index at {index_dir}; build one with `citeqa index PATH… --index {index_dir}`")
+    if state is DirState.BROKEN:
+        raise IndexStateError(
+            f"the index at {index_dir} has lost its CURRENT pointer (it is kept as it is); {rebuild_hint(index_dir)}"
+        )
+    gen = index_dir / (index_dir / "CURRENT").read_text(encoding="utf-8").strip()
     try:
         manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -133,16 +154,6 @@ def read_generation(index_dir: Path) -> IndexData:
             f"index at {index_dir} is inconsistent ({n} passages, {dense.ntotal} vectors); {rebuild_hint(index_dir)}"
         )
     return IndexData(manifest, passages, vectors, dense, tokens, sentences, sentence_vectors)
-
-
-def peek_manifest(index_dir: Path) -> dict[str, Any] | None:
-    """The live manifest without any verification, or None (used to rebuild from the same roots)."""
-    try:
-        gen = index_dir / (index_dir / "CURRENT").read_text(encoding="utf-8").strip()
-        manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return manifest if isinstance(manifest, dict) else None
 
 
 def _passage(d: dict[str, Any]) -> Passage:

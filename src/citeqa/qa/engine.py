@@ -9,21 +9,13 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from citeqa.corpus import ChunkSettings, CorpusSettings, Document, load_corpus
+from citeqa.corpus import Document, load_corpus
 from citeqa.errors import InputError
-from citeqa.index import (
-    BACKENDS,
-    Embedder,
-    LocalIndex,
-    SearchIndex,
-    build_index,
-    corpus_fingerprint,
-    load_embedder,
-    open_index,
-)
+from citeqa.index import BACKENDS, Embedder, LocalIndex, SearchIndex, corpus_fingerprint, open_index
+from citeqa.index.directory import inspect
 from citeqa.index.embed import QueryCache
+from citeqa.index.update import corpus_settings, embedder_for, ensure_default_index, milvus_settings
 from citeqa.qa.abstain import AbstainSettings
 from citeqa.qa.answer import AnswerSettings, ExtractiveAnswerer
 from citeqa.qa.hits import Answer, Hit
@@ -31,28 +23,20 @@ from citeqa.qa.llm import ChatClient, GenerativeAnswerer, LLMSettings
 from citeqa.qa.retrieve import BM25Retriever, DenseRetriever, HybridRetriever, Retriever
 from citeqa.settings import Settings
 
-if TYPE_CHECKING:
-    from citeqa.index.milvus import MilvusSettings
-
 
 def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def corpus_settings(settings: Settings) -> CorpusSettings:
-    """The corpus stage's share of the settings: chunk size and the document size limit."""
-    return CorpusSettings(chunk=ChunkSettings(max_chars=settings.max_chars), max_doc_bytes=settings.max_doc_bytes)
-
-
-def clean_query(text: object, max_chars: int) -> str:
-    """Validate a question: a non-empty string within the size limit, control characters removed."""
+def clean_query(text: object, max_chars: int, what: str = "question") -> str:
+    """Validate a question (or a search ``query``): non-empty text within the size limit, control characters removed."""
     if not isinstance(text, str):
-        raise InputError(f"the question must be text, got {type(text).__name__}")
+        raise InputError(f"the {what} must be text, got {type(text).__name__}")
     cleaned = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Cs") else c for c in text).strip()
     if not cleaned:
-        raise InputError("the question is empty")
+        raise InputError(f"the {what} is empty")
     if len(cleaned) > max_chars:
-        raise InputError(f"the question has {len(cleaned):,} characters; the limit is {max_chars:,}")
+        raise InputError(f"the {what} has {len(cleaned):,} characters; the limit is {max_chars:,}")
     return " ".join(cleaned.split())
 
 
@@ -75,36 +59,27 @@ class Engine:
         index_dir: Path | None = None,
         progress: bool = True,
         log: Callable[[str], None] = _stderr,
+        embedder: Embedder | None = None,
     ) -> Engine:
-        """Load the model and the index; build the default index from the bundled corpus if missing.
+        """Load the model and the index.
 
-        With ``settings.backend == "milvus"`` the index is the Milvus collection named by the
-        settings; it is never built implicitly (several replicas may start at once).
+        The default index directory (no ``index_dir``) is filled with the bundled corpus when it is
+        new; an existing index that cannot be read is refused and kept as it is, whatever its
+        directory. With ``settings.backend == "milvus"`` the index is the Milvus collection named by
+        the settings; it is never built implicitly (several replicas may start at once).
+        ``embedder`` replaces the model the settings name (tests pass a fake one).
         """
         if settings.backend not in BACKENDS:
             raise InputError(f"unknown backend {settings.backend!r}; choose one of {', '.join(BACKENDS)}")
-        embedder = load_embedder(
-            settings.embed_model,
-            cache_dir=settings.cache_dir,
-            allow_download=settings.allow_download,
-            progress=progress,
-            torch_threads=settings.torch_threads,
-        )
+        target = index_dir or settings.index_dir
+        if settings.backend == "local":
+            inspect(target)  # a file or a foreign folder is refused before the model is loaded
+        embedder = embedder or embedder_for(settings, progress=progress)
         if settings.backend == "milvus":
             return cls._open_milvus(settings, embedder)
-        target = index_dir or settings.index_dir
-        csettings = corpus_settings(settings)
-        if index_dir is None and not (target / "CURRENT").exists():
-            log(f"building the default index of the bundled corpus in {target} (first run only)")
-            corpus = load_corpus(None, csettings)
-            from citeqa.corpus import bundled_corpus_path
-
-            build_index(
-                corpus, embedder, target, corpus_settings=csettings,
-                source_paths={corpus.documents[0].source: bundled_corpus_path()},
-                kind=settings.index_kind, progress=progress, log=log,
-            )
-        return cls.assemble(settings, embedder, open_index(target, embedder, corpus_settings=csettings))
+        if index_dir is None:
+            ensure_default_index(settings, embedder, progress=progress, log=log)
+        return cls.assemble(settings, embedder, open_index(target, embedder, corpus_settings=corpus_settings(settings)))
 
     @classmethod
     def _open_milvus(cls, settings: Settings, embedder: Embedder) -> Engine:
@@ -137,7 +112,7 @@ class Engine:
         chosen = self.retrievers[retriever]
         if source:
             chosen = SourceFilter(chosen, source, self.index.source_counts())
-        return chosen.search(clean_query(query, self.settings.max_question_chars), k)
+        return chosen.search(clean_query(query, self.settings.max_question_chars, "query"), k)
 
 
     def documents(self) -> list[Document]:
@@ -227,16 +202,6 @@ def follow_up_query(question: str, previous: str) -> str | None:
     if not prev or len(question) > 20 or not _FOLLOW_UP.search(question.strip()):
         return None
     return f"{prev} {question}"
-
-
-def milvus_settings(settings: Settings) -> MilvusSettings:
-    """The Milvus backend's share of the settings."""
-    from citeqa.index.milvus import MilvusSettings
-
-    return MilvusSettings(
-        uri=settings.milvus_uri, token=settings.milvus_token, db_name=settings.milvus_db,
-        collection=settings.milvus_collection, index_type=settings.milvus_index_type.upper(),
-    )
 
 
 def answer_settings(settings: Settings) -> AnswerSettings:
