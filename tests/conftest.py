@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -112,3 +116,34 @@ def fake_milvus_engine(bundled, fake_embedder, tmp_path_factory) -> Engine:
 def any_engine(request) -> Engine:
     """The fake-model engine on each backend: the shared retriever and answer suites run on both."""
     return request.getfixturevalue("fake_engine" if request.param == "local" else "fake_milvus_engine")
+
+
+@contextlib.contextmanager
+def live_server(app, host: str = "127.0.0.1") -> Iterator[str]:
+    """Serve ``app`` with a real uvicorn on a free 127.0.0.1 port in a thread; yield its base URL.
+
+    A real server (sockets, HTTP parsing, streaming) without a subprocess or a model: the fast tests
+    of the web layer run against the fake engine through it.
+    """
+    import threading
+
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind((host, 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", proxy_headers=False, timeout_graceful_shutdown=1)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the in-process server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()

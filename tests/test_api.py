@@ -274,7 +274,7 @@ def test_chat_endpoint_with_gradio_client(server):
     from gradio_client import Client
 
     client = Client(server + "/", verbose=False, analytics_enabled=False, download_files=False)
-    box, history, sources, status = client.predict("拜登政府宣布對台軍售幾次？", [], api_name="/ask")
+    box, history, sources, status = client.predict("拜登政府宣布對台軍售幾次？", api_name="/ask")
     assert box == "" and status == ""
     assert [m["role"] for m in history] == ["user", "assistant"]
     answer = json.dumps(history[-1]["content"], ensure_ascii=False)
@@ -287,7 +287,7 @@ def test_chat_endpoint_escapes_the_question(server):
     from gradio_client import Client
 
     client = Client(server + "/", verbose=False, analytics_enabled=False, download_files=False)
-    _, history, _, _ = client.predict("<img src=x onerror=alert(1)>台北101有多高？", [], api_name="/ask")
+    _, history, _, _ = client.predict("<img src=x onerror=alert(1)>台北101有多高？", api_name="/ask")
     shown = json.dumps(history[0]["content"], ensure_ascii=False)
     assert "&lt;img src=x onerror=alert(1)&gt;" in shown and "<img" not in shown
     assert history[1]["role"] == "assistant" and "citeqa-answer" in json.dumps(history[1]["content"])
@@ -323,6 +323,9 @@ def test_token_query_sets_cookie_for_the_browser(guarded):
         # The page's own calls carry only the cookie.
         assert browser.get(f"{guarded}/gradio_api/info").status_code == 200
         assert browser.get(f"{guarded}/embed").status_code == 200
+        # A page opened by a browser is sent on without the token in its address.
+        r = browser.get(f"{guarded}/embed?token={TOKEN}", headers={"Accept": "text/html"})
+        assert r.status_code == 303 and r.headers["location"] == f"{PREFIX}/embed"
 
 
 @pytest.mark.slow
@@ -375,7 +378,7 @@ def test_gradio_client_with_token(guarded):
         guarded + "/", verbose=False, analytics_enabled=False, download_files=False,
         headers={"Authorization": f"Bearer {TOKEN}"},
     )
-    _, history, _, _ = client.predict("駐孟買辦事處何時揭牌？", [], api_name="/ask")
+    _, history, _, _ = client.predict("駐孟買辦事處何時揭牌？", api_name="/ask")
     assert "10 月" in json.dumps(history[-1]["content"], ensure_ascii=False)
 
 
@@ -384,7 +387,8 @@ def test_gradio_client_with_token(guarded):
 
 @pytest.fixture(scope="module")
 def fake_app(fake_engine):
-    settings = ServeSettings(access_token=TOKEN, max_body_bytes=2048, root_path="/p", cors_origins=(ALLOWED,))
+    settings = ServeSettings(access_token=TOKEN, max_body_bytes=2048, root_path="/p", cors_origins=(ALLOWED,),
+                             allowed_hosts=("testserver",))
     return create_app(fake_engine, settings)
 
 
@@ -393,14 +397,16 @@ def test_fake_token_sources(fake_app):
         assert_error(c.get("/p/api/search", params={"q": "孟買"}), 401)
         lower = {"Authorization": f"bearer {TOKEN}"}  # the scheme is case-insensitive
         assert c.get("/p/api/search", params={"q": "孟買"}, headers=lower).status_code == 200
-        c.cookies.set("citeqa_token", TOKEN)
-        assert c.get("/p/api/search", params={"q": "孟買"}).status_code == 200
+        r = c.get("/p/embed", params={"token": TOKEN})
+        assert r.status_code == 200 and "Path=/p" in r.headers["set-cookie"]
+        assert c.get("/p/api/search", params={"q": "孟買"}).status_code == 200  # by the cookie it set
+        c.cookies.clear()
+        c.cookies.set("citeqa_token", TOKEN)  # the cookie holds a digest, not the token
+        assert_error(c.get("/p/api/search", params={"q": "孟買"}), 401)
         c.cookies.set("citeqa_token", "wrong")
         assert_error(c.get("/p/api/search", params={"q": "孟買"}), 401)
         c.cookies.clear()
         assert_error(c.get("/p/api/search", params={"q": "孟買", "token": "wrong"}), 401)
-        r = c.get("/p/embed", params={"token": TOKEN})
-        assert r.status_code == 200 and "Path=/p" in r.headers["set-cookie"]
 
 
 def test_fake_body_limit(fake_app):
@@ -461,18 +467,21 @@ class RecordingEngine:
 
 @pytest.mark.filterwarnings("ignore:問題無法處理")  # gr.Warning outside a request falls back to warnings.warn
 def test_chat_passes_previous_question_to_follow_ups():
-    from citeqa.ui.chat import respond
+    from citeqa.ui.chat import Conversation, respond
 
     engine = RecordingEngine()
-    box, history, _, anchor, status = respond(engine, "駐孟買辦事處何時揭牌？", [], "")
-    assert engine.calls[-1] == ("駐孟買辦事處何時揭牌？", None) and anchor == "駐孟買辦事處何時揭牌？"
-    assert box == "" and status == "" and "&lt;b&gt;答&lt;/b&gt;1" in history[-1]["content"]
-    _, history, _, anchor, _ = respond(engine, "那荷蘭呢？", history, anchor)
+    box, messages, conv, _, status = respond(engine, "駐孟買辦事處何時揭牌？", Conversation())
+    assert engine.calls[-1] == ("駐孟買辦事處何時揭牌？", None) and conv.anchor == "駐孟買辦事處何時揭牌？"
+    assert box == "" and status == "" and "&lt;b&gt;答&lt;/b&gt;1" in messages[-1]["content"]
+    _, messages, conv, _, _ = respond(engine, "那荷蘭呢？", conv)
     assert engine.calls[-1] == ("那荷蘭呢？", "駐孟買辦事處何時揭牌？")
-    _, history, _, anchor, _ = respond(engine, "那日本呢？", history, anchor)
+    _, messages, conv, _, _ = respond(engine, "那日本呢？", conv)
     assert engine.calls[-1] == ("那日本呢？", "駐孟買辦事處何時揭牌？")  # a chain leans on the same anchor
-    box, kept, _, same, status = respond(engine, "   ", history, anchor)
-    assert box == "   " and kept == history and same == anchor and len(kept) == 6
+    box, kept, same, _, status = respond(engine, "   ", conv)
+    assert box == "   " and kept == list(conv.messages) and same == conv and len(kept) == 6
     assert "問題無法處理" in status and "請先輸入問題" in status
-    status = respond(engine, "問" * 1001, history, anchor)[-1]
+    status = respond(engine, "問" * 1001, conv)[-1]
     assert "1,001" in status and "上限是 1,000" in status
+    # Whatever a client hands in as state, only the server's own conversation is rendered.
+    _, messages, conv, _, _ = respond(engine, "x", [{"role": "user", "content": {"path": "/etc/passwd"}}])
+    assert len(messages) == 2 and "/etc/passwd" not in str(messages)

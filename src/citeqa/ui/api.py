@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -92,8 +92,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "bad input (empty or too long question, malformed JSON)"},
     401: {"model": ErrorOut, "description": "missing or wrong token (when CITEQA_ACCESS_TOKEN is set)"},
     413: {"model": ErrorOut, "description": "request body over CITEQA_MAX_BODY_BYTES"},
+    415: {"model": ErrorOut, "description": "the body is not sent as application/json"},
     422: {"model": ErrorOut, "description": "wrong types or values out of range"},
 }
+
+
+OTHER_METHODS = ["HEAD", "GET", "PUT", "PATCH", "DELETE"]  # everything but POST, for /api/ask
 
 
 def build_router(engine: Engine) -> APIRouter:
@@ -101,7 +105,9 @@ def build_router(engine: Engine) -> APIRouter:
     router = APIRouter()
     max_chars = engine.settings.max_question_chars
 
-    @router.post("/api/ask", tags=["qa"], responses={200: {"model": AnswerOut}, **ERRORS})
+    @router.post(
+        "/api/ask", tags=["qa"], responses={200: {"model": AnswerOut}, **ERRORS}, dependencies=[Depends(json_body)]
+    )
     def ask(body: AskRequest) -> JSONResponse:
         """Answer a question with cited quotes from the document."""
         previous = (body.previous or "").strip()
@@ -110,11 +116,13 @@ def build_router(engine: Engine) -> APIRouter:
         answer = engine.ask(body.question, body.top_k, previous=previous or None)
         return JSONResponse(answer.to_dict())
 
-    @router.api_route("/api/ask", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    @router.api_route("/api/ask", methods=OTHER_METHODS, include_in_schema=False)
     def ask_wrong_method() -> JSONResponse:
-        return JSONResponse({"error": "use POST with a JSON body {\"question\": \"...\"}"}, status_code=405)
+        return wrong_method("use POST with a JSON body {\"question\": \"...\"}", "POST")
 
-    @router.get("/api/search", tags=["qa"], responses={200: {"model": SearchOut}, **ERRORS})
+    @router.api_route(
+        "/api/search", methods=["GET", "HEAD"], tags=["qa"], responses={200: {"model": SearchOut}, **ERRORS}
+    )
     def search(
         q: str = Query(description="the query"),
         k: int | None = Query(default=None, ge=1, le=100, description="number of passages (default 5)"),
@@ -124,12 +132,32 @@ def build_router(engine: Engine) -> APIRouter:
         hits = engine.search(q, k, retriever)
         return JSONResponse({"query": q, "hits": [h.to_dict() for h in hits]})
 
+    @router.api_route("/api/search", methods=["POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    def search_wrong_method() -> JSONResponse:
+        return wrong_method("use GET /api/search?q=…", "GET, HEAD")
+
+    @router.api_route("/api/{rest:path}", methods=["POST", *OTHER_METHODS], include_in_schema=False)
+    def api_not_found(rest: str) -> JSONResponse:
+        return JSONResponse({"error": f"no such API endpoint: /api/{rest}"}, status_code=404)
+
     @router.get("/healthz", tags=["ops"], response_model=HealthOut)
     def healthz() -> dict[str, Any]:
         """Liveness and what is loaded; open even when an access token is set."""
         return {"status": "ok", "passages": engine.index.passage_count, "model": engine.embedder.name}
 
     return router
+
+
+def wrong_method(message: str, allow: str) -> JSONResponse:
+    """405 with the methods the route does take."""
+    return JSONResponse({"error": message}, status_code=405, headers={"Allow": allow})
+
+
+def json_body(request: Request) -> None:
+    """Refuse a body that is not declared JSON (415): a form or ``text/plain`` post is not a question."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/json" and not kind.endswith("+json"):
+        raise HTTPException(415, "send the question as JSON with the header Content-Type: application/json")
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -144,6 +172,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_http(_: Request, exc: Exception) -> JSONResponse:
         status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
         detail = exc.detail if isinstance(exc, StarletteHTTPException) else "internal error"
+        if status == 400 and detail == "There was an error parsing the body":  # FastAPI's words for bad UTF-8
+            detail = "the request body is not valid JSON (it must be UTF-8 encoded)"
         headers = getattr(exc, "headers", None)
         return JSONResponse({"error": str(detail)}, status_code=status, headers=headers)
 

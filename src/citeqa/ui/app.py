@@ -44,7 +44,9 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
     from citeqa.ui.api import build_router, install_error_handlers
     from citeqa.ui.chat import CSS, build_chat
     from citeqa.ui.embed import STATIC_GRADIO, build_embed_router
+    from citeqa.ui.firewall import ErrorShapeMiddleware, GradioRoutesMiddleware
     from citeqa.ui.guard import BodyLimitMiddleware, RootPathMiddleware, TokenMiddleware
+    from citeqa.ui.hosts import HostMiddleware
 
     settings = settings or ServeSettings()
     app = FastAPI(
@@ -57,7 +59,10 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
     app.include_router(build_embed_router(settings))
     app.mount(STATIC_GRADIO, StaticFiles(directory=gradio_frontend_dir()), name="gradio-frontend")
 
-    # Added innermost first: RootPath → CORS → BodyLimit → Token → routes.
+    # Added innermost first. A request meets: RootPath → Host → CORS → BodyLimit → Token → ErrorShape
+    # → GradioRoutes → the routes.
+    app.add_middleware(GradioRoutesMiddleware)
+    app.add_middleware(ErrorShapeMiddleware)
     if settings.access_token:
         app.add_middleware(TokenMiddleware, token=settings.access_token)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
@@ -69,11 +74,14 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
         allow_headers=["*"],  # Gradio's client sends its own x-gradio-* headers; origins stay restricted
         max_age=600,
     )
+    app.add_middleware(HostMiddleware, allowed=settings.hosts(), trusted_proxies=settings.trusted_proxies)
     app.add_middleware(RootPathMiddleware, root_path=settings.root_path)
 
+    chat = build_chat(engine).queue(max_size=settings.queue_size)
+    app.state.chat = chat
     return gr.mount_gradio_app(
         app,
-        build_chat(engine),
+        chat,
         path="/",
         root_path=settings.root_path or None,
         server_name=settings.host,
@@ -84,4 +92,5 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
         ssr_mode=False,
         mcp_server=False,
         show_error=True,
+        max_file_size=settings.max_body_bytes,  # uploads are refused anyway (ui.firewall)
     )

@@ -7,6 +7,7 @@ Markdown and LaTeX off and its sanitizer on, so document and question text is ne
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from citeqa.errors import CiteqaError, InputError
@@ -25,7 +26,7 @@ EXAMPLES = (
     "那荷蘭呢？",
     "台北101有多高？",
 )
-API_NAME = "ask"  # gradio_client: Client(url).predict(question, history, api_name="/ask")
+API_NAME = "ask"  # gradio_client: Client(url).predict(question, api_name="/ask")
 
 CSS = RENDER_CSS + """
 #citeqa-header h1 { margin: 0; font-size: 1.5rem; }
@@ -38,31 +39,51 @@ CSS = RENDER_CSS + """
 Message = dict[str, Any]
 
 
-def respond(
-    engine: Engine, question: str, history: list[Message] | None, anchor: str
-) -> tuple[Any, list[Message], Any, str, str]:
-    """One chat turn → (input box, history, sources panel HTML, new anchor question, status line HTML).
+@dataclass(frozen=True)
+class Conversation:
+    """The chat's state, kept on the server per browser session (``gr.State``).
 
-    ``anchor`` is the last question that stood on its own; a short follow-up ("那荷蘭呢？") is asked
-    with ``previous=anchor``, and a chain of follow-ups keeps leaning on the same anchor.
-    Input the engine refuses keeps the conversation as it is and shows the reason in the status line
-    and a warning toast, instead of Gradio's error state (which blanks the chat) or a traceback.
+    The chat history shown is rendered from this and nothing else: the client never sends the
+    history back, so no message it makes up (a "file" naming a server path) is ever echoed, copied
+    or served. ``anchor`` is the last question that stood on its own (for follow-ups).
+    """
+
+    messages: tuple[Message, ...] = ()
+    anchor: str = ""
+
+    @property
+    def turns(self) -> int:
+        """How many answers it holds."""
+        return sum(1 for m in self.messages if m["role"] == "assistant")
+
+
+def respond(engine: Engine, question: object, conversation: Conversation | None) -> tuple[Any, ...]:
+    """One chat turn → (input box, chat messages, conversation, sources panel HTML, status line HTML).
+
+    A short follow-up ("那荷蘭呢？") is asked with ``previous=conversation.anchor``, and a chain of
+    follow-ups keeps leaning on the same anchor. Input the engine refuses keeps the conversation as
+    it is and shows the reason in the status line and a warning toast, instead of Gradio's error
+    state (which blanks the chat) or a traceback.
     """
     import gradio as gr
 
-    history = list(history or [])
+    conv = conversation if isinstance(conversation, Conversation) else Conversation()
     try:
-        answer = engine.ask(question, previous=anchor or None)
+        answer = engine.ask(question, previous=conv.anchor or None)  # type: ignore[arg-type]  # checked there
     except CiteqaError as exc:
         message = explain(exc)
         gr.Warning(message, title="無法回答")
-        return question, history, gr.skip(), anchor, status_html(message)
-    turn = sum(1 for m in history if _role(m) == "assistant") + 1
-    history.append({"role": "user", "content": question_html(answer.question)})
-    history.append({"role": "assistant", "content": answer_html(answer, turn)})
-    is_follow_up = bool(anchor) and follow_up_query(answer.question, anchor) is not None
-    new_anchor = anchor if is_follow_up else answer.question
-    return "", history, sources_html(answer, turn), new_anchor, status_html("")
+        kept = question if isinstance(question, str) else ""
+        return kept, list(conv.messages), conv, gr.skip(), status_html(message)
+    turn = conv.turns + 1
+    messages = (
+        *conv.messages,
+        {"role": "user", "content": question_html(answer.question)},
+        {"role": "assistant", "content": answer_html(answer, turn)},
+    )
+    is_follow_up = bool(conv.anchor) and follow_up_query(answer.question, conv.anchor) is not None
+    new = Conversation(messages, conv.anchor if is_follow_up else answer.question)
+    return "", list(messages), new, sources_html(answer, turn), status_html("")
 
 
 def explain(exc: CiteqaError) -> str:
@@ -83,13 +104,6 @@ def status_html(message: str) -> str:
     from html import escape
 
     return f'<div class="citeqa-status" role="alert">{escape(message)}</div>' if message else ""
-
-
-def _role(message: Any) -> str | None:
-    if isinstance(message, dict):
-        role = message.get("role")
-        return role if isinstance(role, str) else None
-    return getattr(message, "role", None)
 
 
 def header_html(engine: Engine) -> str:
@@ -143,17 +157,18 @@ def build_chat(engine: Engine) -> gr.Blocks:
                 gr.Examples(examples=[[q] for q in EXAMPLES], inputs=box, label="範例問題")
             with gr.Column(scale=2):
                 sources = gr.HTML(sources_html(None, 0), elem_id="citeqa-sources", js_on_load=None)
-        anchor = gr.State("")
+        conversation = gr.State(Conversation())
 
-        def on_ask(question: str, history: list[Message] | None, last: str) -> tuple[Any, ...]:
-            return respond(engine, question, history, last)
+        def on_ask(question: str, conv: Conversation) -> tuple[Any, ...]:
+            return respond(engine, question, conv)
 
-        def on_clear() -> tuple[str, list[Message], str, str, str]:
-            return "", [], sources_html(None, 0), "", ""
+        def on_clear() -> tuple[str, list[Message], Conversation, str, str]:
+            return "", [], Conversation(), sources_html(None, 0), ""
 
-        outputs = [box, chatbot, sources, anchor, status]
+        outputs = [box, chatbot, conversation, sources, status]
+        # The chat history is an output only: the client cannot hand it in (see Conversation).
         io: dict[str, Any] = {
-            "inputs": [box, chatbot, anchor], "outputs": outputs, "show_progress_on": [chatbot],
+            "inputs": [box, conversation], "outputs": outputs, "show_progress_on": [chatbot],
             "concurrency_limit": 4, "concurrency_id": "citeqa-ask",
         }
         box.submit(on_ask, **io, api_name=API_NAME)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -10,6 +11,9 @@ from typing import Any
 from citeqa.errors import InputError
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
+DEFAULT_QUEUE_SIZE = 64  # chat questions waiting at once; more get Gradio's "queue is full"
+LOOPBACK = ("localhost", "127.0.0.1", "::1")
+_WILDCARDS = ("0.0.0.0", "::", "")
 
 
 @dataclass(frozen=True)
@@ -19,6 +23,9 @@ class ServeSettings:
     ``root_path`` is the public sub-path behind a reverse proxy ("/citeqa"), "" when served at "/".
     ``cors_origins`` is empty by default: no cross-origin browser calls are allowed.
     ``access_token`` "" means the server is open; otherwise every page and API call needs it.
+    ``allowed_hosts`` are the names a request's ``Host`` may carry (``*`` any): loopback and the
+    interface served by default, so a web page cannot reach a loopback server by DNS rebinding.
+    ``trusted_proxies`` are the peer addresses whose ``X-Forwarded-*`` headers are believed.
     """
 
     host: str = "127.0.0.1"
@@ -27,6 +34,13 @@ class ServeSettings:
     cors_origins: tuple[str, ...] = ()
     access_token: str = ""
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    allowed_hosts: tuple[str, ...] = ()  # () = the default for ``host`` (see default_hosts)
+    trusted_proxies: tuple[str, ...] = ()
+    queue_size: int = DEFAULT_QUEUE_SIZE
+
+    def hosts(self) -> tuple[str, ...]:
+        """The Host names accepted: the configured ones, else loopback plus what ``host`` implies."""
+        return self.allowed_hosts or default_hosts(self.host)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> ServeSettings:
@@ -39,13 +53,16 @@ class ServeSettings:
         values: dict[str, Any] = {
             "cors_origins": parse_origins(env.get("CITEQA_CORS_ORIGINS", "")),
             "access_token": env.get("CITEQA_ACCESS_TOKEN", "").strip(),
+            "allowed_hosts": parse_list(env.get("CITEQA_ALLOWED_HOSTS", ""), lower=True),
+            "trusted_proxies": parse_list(env.get("CITEQA_TRUSTED_PROXIES", "")),
         }
-        raw = env.get("CITEQA_MAX_BODY_BYTES", "").strip()
-        if raw:
-            try:
-                values["max_body_bytes"] = int(raw)
-            except ValueError as exc:
-                raise InputError(f"CITEQA_MAX_BODY_BYTES={raw!r} is not a whole number of bytes") from exc
+        for name, field in (("CITEQA_MAX_BODY_BYTES", "max_body_bytes"), ("CITEQA_QUEUE_SIZE", "queue_size")):
+            raw = env.get(name, "").strip()
+            if raw:
+                try:
+                    values[field] = int(raw)
+                except ValueError as exc:
+                    raise InputError(f"{name}={raw!r} is not a whole number") from exc
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["root_path"] = normalize_root_path(values.get("root_path", ""))
         settings = cls(**values)
@@ -58,6 +75,8 @@ class ServeSettings:
             raise InputError(f"CITEQA_MAX_BODY_BYTES must be at least 1024, got {self.max_body_bytes}")
         if not 0 < self.port < 65536:
             raise InputError(f"the port must be between 1 and 65535, got {self.port}")
+        if self.queue_size < 1:
+            raise InputError(f"CITEQA_QUEUE_SIZE must be at least 1, got {self.queue_size}")
 
     def with_(self, **changes: Any) -> ServeSettings:
         """Return a copy with some fields changed."""
@@ -67,6 +86,31 @@ class ServeSettings:
 def parse_origins(raw: str) -> tuple[str, ...]:
     """Split a comma separated origin list; trailing slashes are dropped (browsers send none)."""
     return tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+
+
+def parse_list(raw: str, *, lower: bool = False) -> tuple[str, ...]:
+    """Split a comma separated list: ``" a.lan, B.lan ,"`` → ``("a.lan", "B.lan")``."""
+    items = (x.strip() for x in raw.split(","))
+    return tuple(x.lower() if lower else x for x in items if x)
+
+
+def default_hosts(host: str) -> tuple[str, ...]:
+    """Loopback names, the host served, and for a wildcard bind this machine's names and addresses.
+
+    >>> default_hosts("127.0.0.1")
+    ('localhost', '127.0.0.1', '::1')
+    """
+    import socket
+
+    names = list(LOOPBACK)
+    if host not in _WILDCARDS:
+        names.append(host.strip("[]").lower())
+    else:
+        hostname = socket.gethostname()
+        names += [hostname.lower(), socket.getfqdn().lower()]
+        with contextlib.suppress(OSError):  # an unresolvable hostname: the names above still work
+            names += [str(info[4][0]) for info in socket.getaddrinfo(hostname, None)]
+    return tuple(dict.fromkeys(names))
 
 
 def normalize_root_path(raw: str) -> str:

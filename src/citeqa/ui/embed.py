@@ -33,8 +33,9 @@ mark { background: #fff1a8; }
 def public_base(request: Request) -> str:
     """Return the app's public URL, root path included, no trailing slash: "http://host:7860/citeqa".
 
-    Honours X-Forwarded-Host / X-Forwarded-Proto from a reverse proxy. The value only ever goes into
-    escaped HTML or a JSON-encoded script string.
+    For the snippets intranet authors copy to other sites. The Host it names has passed the allow-list
+    (``ui.hosts``), and X-Forwarded-Host / -Proto reach here only from a trusted proxy. The value only
+    ever goes into escaped HTML or a JSON-encoded script string; the demo pages use none of it.
     """
     base = str(request.base_url).rstrip("/")
     host = request.headers.get("x-forwarded-host", "").split(",")[0].strip()
@@ -60,6 +61,24 @@ def webcomponent_snippet(base: str) -> str:
     return (
         f'<script type="module" src="{escape(base)}{STATIC_GRADIO}/gradio.js"></script>\n'
         f'<gradio-app src="{escape(base)}/"></gradio-app>'
+    )
+
+
+def webcomponent_demo(root: str) -> str:
+    """The web component on this server's own page, its address resolved by the browser.
+
+    ``<gradio-app>`` wants an absolute ``src``; building it from ``location`` and a root-relative path
+    trusts no request header.
+    """
+    src = json.dumps(f"{root}/").replace("<", "\\u003c")
+    return (
+        f'<script type="module" src="{escape(root)}{STATIC_GRADIO}/gradio.js"></script>\n'
+        '<div id="citeqa-widget"></div>\n'
+        "<script>\n"
+        'var citeqaApp = document.createElement("gradio-app");\n'
+        f"citeqaApp.setAttribute(\"src\", new URL({src}, location.href).href);\n"
+        'document.getElementById("citeqa-widget").appendChild(citeqaApp);\n'
+        "</script>"
     )
 
 
@@ -162,8 +181,8 @@ def embed_page(base: str, root: str, settings: ServeSettings) -> HTMLResponse:
 def build_embed_router(settings: ServeSettings) -> APIRouter:
     """``/embed`` and its three demo host pages (plain HTML, not in the OpenAPI schema).
 
-    The demos for the iframe and the JS snippet use root-relative URLs (same origin, robust behind any
-    proxy); the web component needs an absolute ``src``, taken from the request.
+    The demos use root-relative URLs (same origin, robust behind any proxy); only the snippets shown
+    for copying name the public address.
     """
     router = APIRouter(include_in_schema=False)
     root = settings.root_path
@@ -178,9 +197,9 @@ def build_embed_router(settings: ServeSettings) -> APIRouter:
         return _page("示範：iframe", body + iframe_snippet(root))
 
     @router.get("/embed/demo/webcomponent", response_class=HTMLResponse)
-    def demo_webcomponent(request: Request) -> HTMLResponse:
+    def demo_webcomponent() -> HTMLResponse:
         body = "<h1>示範：&lt;gradio-app&gt; 網頁元件</h1><p class=\"note\">對話介面直接嵌在本頁。</p>"
-        return _page("示範：網頁元件", body + webcomponent_snippet(public_base(request)))
+        return _page("示範：網頁元件", body + webcomponent_demo(root))
 
     @router.get("/embed/demo/js", response_class=HTMLResponse)
     def demo_js() -> HTMLResponse:

@@ -6,11 +6,11 @@ Order, outermost first: ``RootPathMiddleware`` → CORS → ``BodyLimitMiddlewar
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 from collections.abc import Iterable
-from http.cookies import CookieError, SimpleCookie
-from urllib.parse import parse_qs
+from urllib.parse import parse_qsl, quote, urlencode
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -70,9 +70,13 @@ class BodyTooLarge(HTTPException):
 
 
 class BodyLimitMiddleware:
-    """Refuse request bodies over ``limit`` bytes on ``prefixes``: by Content-Length and by bytes read."""
+    """Refuse request bodies over ``limit`` bytes on ``prefixes``: by Content-Length and by bytes read.
 
-    def __init__(self, app: ASGIApp, limit: int, prefixes: tuple[str, ...] = ("/api/",)) -> None:
+    The default covers every route, Gradio's call and queue routes included: a chat call is a
+    question and nothing more.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int, prefixes: tuple[str, ...] = ("/",)) -> None:
         self.app = app
         self.limit = limit
         self.prefixes = prefixes
@@ -118,21 +122,25 @@ class TokenMiddleware:
     """Require the access token on every path except ``public`` ones.
 
     Accepted from ``Authorization: Bearer <token>``, a ``?token=`` query parameter (links and iframes)
-    or the ``citeqa_token`` cookie. A valid ``?token=`` sets that cookie, so the Gradio page's own
-    follow-up requests (assets, queue) carry it without the page knowing the token.
+    or the ``citeqa_token`` cookie. Tokens are compared as UTF-8 bytes, so a Chinese passphrase works.
+    A page opened with a valid ``?token=`` is redirected to the same URL without it, with the cookie
+    set, so the token leaves the address bar and history; the cookie holds a keyed digest of the
+    token, not the token. The Gradio page's own follow-up requests (assets, queue) carry the cookie.
     """
 
     def __init__(self, app: ASGIApp, token: str, public: tuple[str, ...] = ("/healthz",)) -> None:
         self.app = app
-        self.token = token.encode()
+        self.token = token.encode("utf-8")
+        self.cookie_value = hmac.new(self.token, b"citeqa-cookie-v1", hashlib.sha256).hexdigest().encode()
         self.public = public
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: D102
         if scope["type"] not in ("http", "websocket") or route_path(scope) in self.public:
             await self.app(scope, receive, send)
             return
-        via_query = self._matches(_query_token(scope))
-        if not (via_query or self._matches(_bearer(scope)) or self._matches(_cookie(scope))):
+        via_query = _equal(_query_token(scope), self.token)
+        by_cookie = any(_equal(v, self.cookie_value) for v in _cookies(scope))
+        if not (via_query or by_cookie or _equal(_bearer(scope), self.token)):
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
                 return
@@ -146,7 +154,10 @@ class TokenMiddleware:
         if not via_query or scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        cookie = _token_cookie(self.token.decode(), scope.get("root_path", "") or "/")
+        cookie = _token_cookie(self.cookie_value, scope.get("root_path", "") or "/")
+        if scope.get("method") in ("GET", "HEAD") and b"text/html" in (_header_bytes(scope, b"accept") or b""):
+            await _redirect_without_token(scope, send, cookie)
+            return
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -155,48 +166,66 @@ class TokenMiddleware:
 
         await self.app(scope, receive, send_with_cookie)
 
-    def _matches(self, candidate: str | None) -> bool:
-        return candidate is not None and hmac.compare_digest(candidate.encode(), self.token)
+
+async def _redirect_without_token(scope: Scope, send: Send, cookie: bytes) -> None:
+    """303 to the same path and query minus ``token``: the cookie now carries the access."""
+    query = urlencode([(k, v) for k, v in parse_qsl(_query(scope), keep_blank_values=True) if k != TOKEN_QUERY])
+    path = scope.get("raw_path") or quote(scope["path"]).encode("ascii")  # as sent: still percent-encoded
+    location = b"/" + bytes(path).lstrip(b"/") + (b"?" + query.encode("ascii") if query else b"")  # no //other.host
+    headers = [(b"location", location), (b"set-cookie", cookie), (b"cache-control", b"no-store"),
+               (b"content-length", b"0")]
+    await send({"type": "http.response.start", "status": 303, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
+def _equal(candidate: bytes | None, expected: bytes) -> bool:
+    return candidate is not None and hmac.compare_digest(candidate, expected)
+
+
+def _header_bytes(scope: Scope, name: bytes) -> bytes | None:
     for key, value in scope.get("headers", []):
         if key.lower() == name:
-            return str(value.decode("latin-1"))
+            return bytes(value)
     return None
 
 
-def _bearer(scope: Scope) -> str | None:
-    value = _header(scope, b"authorization")
+def _header(scope: Scope, name: bytes) -> str | None:
+    raw = _header_bytes(scope, name)
+    return None if raw is None else raw.decode("latin-1")
+
+
+def _bearer(scope: Scope) -> bytes | None:
+    """The credentials of ``Authorization: Bearer …`` as the bytes sent (UTF-8 for a non-ASCII token)."""
+    value = _header_bytes(scope, b"authorization")
     if value is None:
         return None
-    scheme, _, credentials = value.partition(" ")
-    return credentials.strip() if scheme.lower() == "bearer" else None
+    scheme, _, credentials = value.partition(b" ")
+    return credentials.strip() if scheme.lower() == b"bearer" else None
 
 
-def _query_token(scope: Scope) -> str | None:
-    raw = scope.get("query_string", b"").decode("latin-1")
-    values = parse_qs(raw).get(TOKEN_QUERY)
-    return values[0] if values else None
+def _query(scope: Scope) -> str:
+    return str(scope.get("query_string", b"").decode("latin-1"))
 
 
-def _cookie(scope: Scope) -> str | None:
-    raw = _header(scope, b"cookie")
-    if not raw:
-        return None
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(raw)
-    except CookieError:  # a malformed Cookie header is the client's problem: treat it as absent
-        return None
-    morsel = jar.get(TOKEN_COOKIE)
-    return morsel.value if morsel is not None else None
+def _query_token(scope: Scope) -> bytes | None:
+    values = [v for k, v in parse_qsl(_query(scope), keep_blank_values=True) if k == TOKEN_QUERY]
+    return values[0].encode("utf-8") if values else None  # percent-escapes decode as UTF-8
 
 
-def _token_cookie(token: str, path: str) -> bytes:
-    jar: SimpleCookie = SimpleCookie()
-    jar[TOKEN_COOKIE] = token
-    jar[TOKEN_COOKIE]["path"] = path
-    jar[TOKEN_COOKIE]["httponly"] = True
-    jar[TOKEN_COOKIE]["samesite"] = "Lax"
-    return jar[TOKEN_COOKIE].OutputString().encode("latin-1")
+def _cookies(scope: Scope) -> list[bytes]:
+    """Every ``citeqa_token`` cookie sent (one per path that set it), read leniently.
+
+    Cookies are shared by every app on a host; one whose value ``SimpleCookie`` dislikes (JSON, a
+    space) must not hide ours, so the header is split on ``;`` by hand.
+    """
+    raw = _header_bytes(scope, b"cookie") or b""
+    found = []
+    for part in raw.split(b";"):
+        name, sep, value = part.strip().partition(b"=")
+        if sep and name == TOKEN_COOKIE.encode():
+            found.append(value.strip().strip(b'"'))
+    return found
+
+
+def _token_cookie(value: bytes, path: str) -> bytes:
+    return b"%s=%s; HttpOnly; Path=%s; SameSite=Lax" % (TOKEN_COOKIE.encode(), value, path.encode("ascii"))
