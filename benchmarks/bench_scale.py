@@ -92,7 +92,7 @@ def build(kind: str, x: np.ndarray, train_per_list: str, rng: np.random.Generato
     """Build one index as the library does (IVF: optionally trained on a sample)."""
     import faiss
 
-    from citeqa.index.dense import build_dense
+    from citeqa.index.local.dense import build_dense
 
     n = x.shape[0]
     info: dict[str, Any] = {}
@@ -218,7 +218,7 @@ def zipf_corpus(n_docs: int, vocab: int, rng: np.random.Generator) -> tuple[list
 
 
 def bench_bm25(args: argparse.Namespace, rng: np.random.Generator) -> dict[str, Any]:
-    from citeqa.index.bm25 import BM25
+    from citeqa.index.local.bm25 import BM25
 
     t0 = time.perf_counter()
     docs, p = zipf_corpus(args.bm25_docs, args.bm25_vocab, rng)

@@ -65,8 +65,7 @@ def fake_embedder() -> HashEmbedder:
 def fake_index_dir(tmp_path_factory, bundled, fake_embedder) -> Path:
     d = tmp_path_factory.mktemp("fake-index")
     build_index(
-        bundled, fake_embedder, d, corpus_settings=CorpusSettings(),
-        source_paths={bundled.documents[0].source: bundled_corpus_path()}, progress=False, log=lambda _: None,
+        bundled, fake_embedder, d, corpus_settings=CorpusSettings(), progress=False, log=lambda _: None,
     )
     return d
 
@@ -96,14 +95,13 @@ def real_engine(real_env) -> Engine:
 def fake_milvus_engine(bundled, fake_embedder, tmp_path_factory) -> Engine:
     """The bundled corpus in Milvus Lite (a file in tmp), with the fake embedder."""
     pytest.importorskip("pymilvus", reason="the Milvus backend is an extra: pip install 'citeqa[milvus]'")
-    from citeqa.index.milvus import MilvusSettings
-    from citeqa.index.milvus_ingest import build_milvus
+    from citeqa.index.milvus.index import MilvusSettings
+    from citeqa.index.milvus.ingest import build_milvus
 
     uri = str(tmp_path_factory.mktemp("milvus") / "citeqa.db")
     ms = MilvusSettings(uri=uri)
     index = build_milvus(
-        bundled, fake_embedder, ms, corpus_settings=CorpusSettings(),
-        source_paths={bundled.documents[0].source: bundled_corpus_path()}, progress=False, log=lambda _: None,
+        bundled, fake_embedder, ms, corpus_settings=CorpusSettings(), progress=False, log=lambda _: None,
     )
     settings = Settings.from_env(
         {}, index_dir=tmp_path_factory.mktemp("unused"), cache_dir=tmp_path_factory.mktemp("c"),

@@ -8,10 +8,10 @@ import re
 import pytest
 
 from citeqa.eval.dataset import load_eval_set
-from citeqa.qa.abstain import AbstainSettings, Evidence, decide, grounding_score
-from citeqa.qa.answer import ExtractiveAnswerer
-from citeqa.qa.hits import Answer
-from citeqa.qa.qtype import numbers_found, question_type
+from citeqa.qa.extractive import ExtractiveAnswerer
+from citeqa.qa.grounding import AbstainSettings, Evidence, decide, grounding_score
+from citeqa.qa.slots import numbers_found, question_type
+from citeqa.qa.types import Answer
 
 MARKER = re.compile(r"\[(\d+)\]")
 
@@ -137,29 +137,29 @@ def test_numbers_the_question_names_must_be_quoted(question, quoted, found):
 
 
 def test_a_year_the_documents_never_mention_is_not_answered(fake_engine):
-    ev, _, _ = fake_engine.answerer.explain("How much FMF military aid did the US give Taiwan in fiscal year 2023?")
-    assert ev is not None and ev.numbers is False
-    ev, _, _ = fake_engine.answerer.explain("How much FMF military aid did the US give Taiwan in fiscal year 2024?")
-    assert ev is not None and ev.numbers is None
+    ev = fake_engine.answerer.explain("How much FMF military aid did the US give Taiwan in fiscal year 2023?").evidence
+    assert ev is not None and ev.numbers_quoted is False
+    ev = fake_engine.answerer.explain("How much FMF military aid did the US give Taiwan in fiscal year 2024?").evidence
+    assert ev is not None and ev.numbers_quoted is None
 
 
 def test_grounding_score_combines_signals():
     s = AbstainSettings(threshold=0.85, w_coverage=0.1, type_penalty=0.2, cross_lingual_bonus=0.05)
-    assert grounding_score(Evidence(0.8, 0.8, 1.0, None), s) == pytest.approx(0.9)
-    assert grounding_score(Evidence(0.8, 0.8, None, None), s) == pytest.approx(0.85)
-    assert grounding_score(Evidence(0.9, 0.9, 1.0, 1.0), s) == pytest.approx(0.8)  # no sentence has the type
-    assert grounding_score(Evidence(0.9, 0.9, 1.0, 0.04), s) == pytest.approx(1.0)  # within the slot slack
-    assert grounding_score(Evidence(0.9, 0.9, 1.0, 0.3), s) == pytest.approx(0.8)  # typed, but off the subject
-    assert decide(Evidence(0.8, 0.8, 1.0, 0.0), s) and not decide(Evidence(0.9, 0.9, 1.0, 1.0), s)
-    assert grounding_score(Evidence(0.9, 0.9, 1.0, 0.0, numbers=False), s) == pytest.approx(0.8)
-    assert grounding_score(Evidence(0.9, 0.9, 1.0, 1.0, numbers=False), s) == pytest.approx(0.8)  # one penalty
+    assert grounding_score(Evidence(0.8, 1.0, None), s) == pytest.approx(0.9)
+    assert grounding_score(Evidence(0.8, None, None), s) == pytest.approx(0.85)
+    assert grounding_score(Evidence(0.9, 1.0, 1.0), s) == pytest.approx(0.8)  # no sentence has the type
+    assert grounding_score(Evidence(0.9, 1.0, 0.04), s) == pytest.approx(1.0)  # within the slot slack
+    assert grounding_score(Evidence(0.9, 1.0, 0.3), s) == pytest.approx(0.8)  # typed, but off the subject
+    assert decide(Evidence(0.8, 1.0, 0.0), s) and not decide(Evidence(0.9, 1.0, 1.0), s)
+    assert grounding_score(Evidence(0.9, 1.0, 0.0, numbers_quoted=False), s) == pytest.approx(0.8)
+    assert grounding_score(Evidence(0.9, 1.0, 1.0, numbers_quoted=False), s) == pytest.approx(0.8)  # one penalty
 
 
 def test_the_answer_type_must_stand_where_the_subject_is(fake_engine):
     """A date in a paragraph about something else does not say when the Mumbai office opened."""
-    ev, _, _ = fake_engine.answerer.explain("駐孟買辦事處的處長是誰？")
+    ev = fake_engine.answerer.explain("駐孟買辦事處的處長是誰？").evidence
     assert ev is not None and ev.slot_gap is not None and ev.slot_gap > AbstainSettings().slot_slack
-    ev, _, _ = fake_engine.answerer.explain("駐孟買辦事處何時揭牌？")
+    ev = fake_engine.answerer.explain("駐孟買辦事處何時揭牌？").evidence
     assert ev is not None and ev.slot_gap == 0.0
 
 
@@ -184,6 +184,6 @@ def test_done_when_arms_sales_and_taipei_101(real_engine):
      ("駐孟買辦事處何時揭牌？", False)],
 )
 def test_only_explicit_follow_ups_inherit_the_previous_question(question, joined):
-    from citeqa.qa.engine import follow_up_query
+    from citeqa.qa.query import follow_up_query
 
     assert (follow_up_query(question, "拜登政府宣布對台軍售幾次？") is not None) is joined

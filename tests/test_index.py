@@ -10,18 +10,17 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from citeqa.corpus import ChunkSettings, CorpusSettings, bundled_corpus_path, load_corpus
+from citeqa.corpus import ChunkSettings, CorpusSettings, load_corpus
 from citeqa.errors import IndexStateError
 from citeqa.index import build_index, open_index
-from citeqa.index.bm25 import BM25
-from citeqa.index.dense import build_dense, search_dense
-from citeqa.index.tokenize import Tokenizer, fold, quoted_terms
+from citeqa.index.local.bm25 import BM25
+from citeqa.index.local.dense import build_dense, search_dense
+from citeqa.text import Tokenizer, fold, quoted_terms
 
 
 def _build(corpus, embedder, d):
     return build_index(
-        corpus, embedder, d, corpus_settings=CorpusSettings(),
-        source_paths={corpus.documents[0].source: bundled_corpus_path()}, progress=False, log=lambda _: None,
+        corpus, embedder, d, corpus_settings=CorpusSettings(), progress=False, log=lambda _: None,
     )
 
 
@@ -72,8 +71,8 @@ def test_build_then_open_gives_same_hits(tmp_path, bundled, fake_embedder):
     loaded = open_index(tmp_path, fake_embedder, corpus_settings=CorpusSettings())
     assert loaded.passages == built.passages
     q = fake_embedder.encode_queries(["駐孟買辦事處"])
-    assert loaded.dense_top(q, 5) == built.dense_top(q, 5)
-    assert loaded.bm25_top("駐孟買辦事處", 5) == built.bm25_top("駐孟買辦事處", 5)
+    assert loaded.dense_search(q[0], 5) == built.dense_search(q[0], 5)
+    assert loaded.lexical_search("駐孟買辦事處", 5) == built.lexical_search("駐孟買辦事處", 5)
     manifest = json.loads(next(tmp_path.glob("gen-*/manifest.json")).read_text())
     assert manifest["model"] == {"name": fake_embedder.name, "dim": 256, "fingerprint": "hash-v1"}
     assert manifest["sources"]["mofa-2024-review.zh-TW.txt"]["bundled"] is True
@@ -126,8 +125,8 @@ def test_changed_corpus_is_refused(tmp_path, fake_embedder):
     doc.parent.mkdir()
     doc.write_text("一、總論\n\n第一段內容。\n\n第二段內容。\n", encoding="utf-8")
     corpus = load_corpus([doc])
-    build_index(corpus, fake_embedder, tmp_path / "idx", corpus_settings=CorpusSettings(),
-                source_paths={"a.txt": doc}, progress=False, log=lambda _: None)
+    build_index(corpus, fake_embedder, tmp_path / "idx", corpus_settings=CorpusSettings(), progress=False,
+                log=lambda _: None)
     open_index(tmp_path / "idx", fake_embedder)
     doc.write_text("一、總論\n\n改過的內容。\n", encoding="utf-8")
     with pytest.raises(IndexStateError, match="changed"):

@@ -14,7 +14,7 @@ import pytest
 
 from citeqa.errors import IndexStateError, InputError
 from citeqa.index import open_index
-from citeqa.index.directory import DirState, inspect, writer
+from citeqa.index.local.directory import DirState, inspect, writer
 from citeqa.index.update import update_index
 from citeqa.qa.engine import Engine
 from citeqa.settings import Settings

@@ -15,8 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from citeqa.qa.abstain import AbstainSettings
 from citeqa.qa.engine import Engine
+from citeqa.qa.grounding import AbstainSettings
 
 SCRIPT: dict[str, str] = {}  # keyword in the question → scripted behaviour
 SEEN: list[dict] = []
@@ -73,9 +73,9 @@ def engine(fake_engine, double_url) -> Engine:
     )
     always = dataclasses.replace(fake_engine.answerer.settings, abstain=AbstainSettings(threshold=float("-inf")))
     eng = Engine.assemble(settings, fake_engine.embedder, fake_engine.index)
-    eng.answerer = type(eng.answerer)(eng.index, eng.embedder, eng.retrievers["hybrid"], always)
     SCRIPT.clear()
-    return eng
+    answerer = type(eng.answerer)(eng.index, eng.embedder, eng.retrievers["hybrid"], always)
+    return dataclasses.replace(eng, answerer=answerer)
 
 
 Q = "駐孟買辦事處何時揭牌？"
@@ -108,8 +108,6 @@ def test_unsupported_sentence_is_dropped_supported_one_kept(engine):
 def test_abstention_is_decided_before_asking_the_model(fake_engine, double_url):
     settings = fake_engine.settings.with_(llm_base_url=double_url, llm_model="double", llm_timeout=1.0)
     eng = Engine.assemble(settings, fake_engine.embedder, fake_engine.index)
-    never = dataclasses.replace(eng.answerer.settings, abstain=AbstainSettings(threshold=float("inf")))
-    eng.answerer = type(eng.answerer)(eng.index, eng.embedder, eng.retrievers["hybrid"], never)
     n = len(SEEN)
-    a = eng.ask("台北101有多高？")
+    a = eng.ask("台北101有多高？", abstain=AbstainSettings(threshold=float("inf")))
     assert not a.grounded and len(SEEN) == n

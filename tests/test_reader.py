@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from citeqa.corpus import CorpusSettings, bundled_corpus_path, load_corpus
-from citeqa.corpus.reader import decode_bytes, read_document
+from citeqa.corpus.formats.text import decode_bytes, read_document
 from citeqa.errors import InputError
 
 LIMIT = 1_000_000

@@ -6,8 +6,8 @@ import pytest
 
 from citeqa.corpus import Passage
 from citeqa.errors import InputError
-from citeqa.qa.hits import Hit
 from citeqa.qa.retrieve import HybridRetriever
+from citeqa.qa.types import Hit
 
 RETRIEVERS = ["dense", "bm25", "hybrid"]
 
@@ -54,7 +54,7 @@ class _Leg:
     def __init__(self, name: str, ids: list[str]) -> None:
         self.name, self.ids = name, ids
 
-    def search(self, query: str, k: int) -> list[Hit]:
+    def search(self, query: str, k: int, sources=None) -> list[Hit]:
         return [Hit(_p(i), 1.0 / (r + 1)) for r, i in enumerate(self.ids[:k])]
 
 

@@ -26,7 +26,7 @@ def test_bad_env_value_is_a_clear_error():
 def test_torch_threads_is_applied_only_on_request(tmp_path):
     import torch
 
-    from citeqa.index import load_embedder
+    from citeqa.embedding import load_embedder
 
     before = torch.get_num_threads()
     try:

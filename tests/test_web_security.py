@@ -142,7 +142,7 @@ def test_token_in_the_url_is_redirected_away_and_never_logged(token_server, capl
     """F4: `?token=` stayed in the address bar and in every access-log line."""
     from urllib.parse import quote
 
-    from citeqa.ui.command import redact_tokens_in_logs
+    from citeqa.ui.serve import redact_tokens_in_logs
 
     with httpx.Client(base_url=token_server, timeout=10) as c:
         r = c.get(f"/embed?token={quote(UTOKEN)}&x=1", headers={"Accept": "text/html"})

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from citeqa.corpus.model import Passage
 from citeqa.corpus.parse import Block
 from citeqa.errors import InputError
+from citeqa.text.sentences import SENTENCE
 
 _NUMBERING = re.compile(r"^([一二三四五六七八九十百]+、|[(（][一二三四五六七八九十百]+[)）]|\d{1,2}[.．、])\s*")
-_SENTENCE = re.compile(r"[^。！？；!?;]*[。！？；!?;]+[」』”’）)]*|[^。！？；!?;]+$")
 _LABEL_TAIL = 24  # characters of the innermost heading shown in a label
 
 
@@ -100,7 +100,7 @@ def split_long(text: str, max_chars: int) -> list[tuple[int, str]]:
     pieces: list[tuple[int, str]] = []
     start = 0
     cur = 0
-    for m in _SENTENCE.finditer(text):
+    for m in SENTENCE.finditer(text):
         e = m.end()
         if e - start > max_chars and cur > start:
             pieces.append((start, text[start:cur]))
@@ -112,23 +112,6 @@ def split_long(text: str, max_chars: int) -> list[tuple[int, str]]:
     if start < len(text):
         pieces.append((start, text[start:]))
     return pieces
-
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence or ；-clause of ``text``, surrounding whitespace excluded.
-
-    ``"甲。乙；丙"`` → ``[(0, 2), (2, 4), (4, 5)]``. Clauses are the unit an answer quotes.
-    """
-    spans = []
-    for m in _SENTENCE.finditer(text):
-        s, e = m.span()
-        while s < e and text[s].isspace():
-            s += 1
-        while e > s and text[e - 1].isspace():
-            e -= 1
-        if e > s:
-            spans.append((s, e))
-    return spans
 
 
 def _piece_span(block: Block, offset: int, length: int) -> tuple[int, int]:

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from citeqa.corpus.chunk import ChunkSettings, chunk_blocks, label_with_page
+from citeqa.corpus.formats.text import read_raw, text_document
 from citeqa.corpus.limits import DEFAULT_MAX_DOC_BYTES, too_big
 from citeqa.corpus.model import Document, Passage, Skipped
 from citeqa.corpus.parse import ParseSettings, parse_blocks
-from citeqa.corpus.reader import read_raw, text_document
 from citeqa.corpus.walk import SUFFIXES, walk_documents
 from citeqa.corpus.walk import path_selected as path_selected  # re-exported: the globs' one definition
 from citeqa.errors import InputError
+
+if TYPE_CHECKING:
+    from citeqa.settings import Settings
 
 BUNDLED_NAME = "mofa-2024-review.zh-TW.txt"
 
@@ -37,6 +41,15 @@ class CorpusSettings:
     parse: ParseSettings = field(default_factory=ParseSettings)
     chunk: ChunkSettings = field(default_factory=ChunkSettings)
     max_doc_bytes: int = DEFAULT_MAX_DOC_BYTES  # the file, what it unpacks to, and its text
+
+    @classmethod
+    def of(cls, settings: Settings) -> CorpusSettings:
+        """The corpus stage's share of the settings: chunk size and the document size limit."""
+        return cls(chunk=ChunkSettings(max_chars=settings.max_chars), max_doc_bytes=settings.max_doc_bytes)
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What decides which passages a document yields; an index records it and refuses another."""
+        return {"parse": asdict(self.parse), "chunk": asdict(self.chunk)}
 
 
 @dataclass(frozen=True)
@@ -140,11 +153,11 @@ def read_file(path: Path, source: str, settings: CorpusSettings) -> tuple[Docume
     raw = read_raw(path, max_bytes=limit)
     suffix = path.suffix.lower()
     if suffix == ".pdf":
-        from citeqa.corpus.pdf import read_pdf
+        from citeqa.corpus.formats.pdf import read_pdf
 
         doc = read_pdf(raw, name=str(path), source=source, settings=settings.parse, max_bytes=limit)
     elif suffix == ".docx":
-        from citeqa.corpus.docx import read_docx
+        from citeqa.corpus.formats.docx import read_docx
 
         doc = read_docx(raw, name=str(path), source=source, settings=settings.parse, max_bytes=limit)
     else:

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from citeqa.corpus.formats.text import file_kind
 from citeqa.corpus.model import Skipped
-from citeqa.corpus.reader import file_kind
 from citeqa.errors import InputError
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")

@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import product
 
+from citeqa.errors import InputError
 from citeqa.eval.dataset import EvalQuestion
-from citeqa.qa.abstain import AbstainSettings, Evidence, grounding_score
 from citeqa.qa.engine import Engine
+from citeqa.qa.grounding import AbstainSettings, Evidence, grounding_score
 
 _W_COVERAGE = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
 _TYPE_PENALTY = (0.0, 0.02, 0.05, 0.1, 0.2, 0.5)
@@ -44,7 +45,7 @@ class Calibration:
 
 def collect(engine: Engine, questions: Sequence[EvalQuestion]) -> list[Sample]:
     """Run the answerer once per question and keep its evidence, so the grid search needs no model."""
-    return [Sample(q.answerable, engine.answerer.explain(q.question)[0]) for q in questions]
+    return [Sample(q.answerable, engine.answerer.explain(q.question).evidence) for q in questions]
 
 
 def calibrate(samples: Sequence[Sample], max_false_abstain: float = 0.03) -> Calibration:
@@ -52,7 +53,7 @@ def calibrate(samples: Sequence[Sample], max_false_abstain: float = 0.03) -> Cal
     pos = [s for s in samples if s.answerable]
     neg = [s for s in samples if not s.answerable]
     if not pos or not neg:
-        raise ValueError("calibration needs answerable and unanswerable questions")
+        raise InputError("calibration needs answerable and unanswerable questions in the eval set")
     best: Calibration | None = None
     allowed = int(max_false_abstain * len(pos))  # answerable questions we may lose
     for wc, tp, cl, ss in product(_W_COVERAGE, _TYPE_PENALTY, _CROSS_LINGUAL, _SLOT_SLACK):

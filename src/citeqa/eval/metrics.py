@@ -9,7 +9,7 @@ import math
 import unicodedata
 from collections.abc import Sequence
 
-from citeqa.index.tokenize import fold
+from citeqa.text import fold
 
 _HALF = 0.5  # share of an evidence span a passage piece must hold when chunking cut the span
 

@@ -7,12 +7,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from citeqa.errors import InputError
 from citeqa.eval.dataset import EvalQuestion
 from citeqa.eval.metrics import answer_correct, evidence_ranks, mrr_at, ndcg_at, percentile, recall_at
-from citeqa.qa.answer import ExtractiveAnswerer
 from citeqa.qa.engine import Engine
+from citeqa.qa.extractive import ExtractiveAnswerer
+from citeqa.settings import RETRIEVERS
 
-RETRIEVER_NAMES = ("bm25", "dense", "hybrid", "peer")
+RETRIEVER_NAMES = (*sorted(RETRIEVERS), "peer")  # bm25, dense, hybrid, then the peer baseline
 _KS = (1, 3, 5, 10)
 
 
@@ -57,11 +59,7 @@ def run_eval(
     from tqdm import tqdm
 
     reports = {name: RetrieverReport(name) for name in retrievers}
-    answerers = {
-        name: ExtractiveAnswerer(engine.index, engine.embedder, engine.retrievers[name], engine.answerer.settings)
-        for name in retrievers
-        if name in engine.retrievers
-    }
+    answerers = {name: engine.answerer_for(name) for name in retrievers if name in engine.retrievers}
     total = len(questions) * len(retrievers)
     with tqdm(total=total, desc="eval", unit="q", disable=not progress) as bar:
         for name in retrievers:
@@ -82,7 +80,7 @@ def _one(
     t0 = time.perf_counter()
     if name == "peer":
         if peer_search is None:
-            raise ValueError("the peer baseline needs the source documents")
+            raise InputError("the peer baseline needs the source documents")
         texts = peer_search(q.question, 10)
     else:
         # A passage is shown with its heading path, so a heading can be its evidence too.

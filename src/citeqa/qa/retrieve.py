@@ -1,18 +1,20 @@
-"""Retrievers: dense (FAISS), lexical (BM25) and their fusion over a local index, or the same three in Milvus.
+"""Retrievers over the two legs of any backend's index, and their fusion.
 
-Every retriever has ``search(query, k) -> list[Hit]``, best first.
+Every retriever has ``search(query, k, sources=None) -> list[Hit]``, best first; ``sources``
+restricts it to those documents (the backend filters: FAISS ID selectors, a Milvus expression).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Protocol
+import fnmatch
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Protocol
 
-from citeqa.index import Embedder, LocalIndex
-from citeqa.qa.hits import Hit
-
-if TYPE_CHECKING:
-    from citeqa.index.milvus import MilvusIndex
+from citeqa.embedding import Embedder
+from citeqa.errors import InputError
+from citeqa.index import SearchIndex
+from citeqa.qa.types import Hit
 
 
 class Retriever(Protocol):
@@ -23,35 +25,35 @@ class Retriever(Protocol):
         """Short name: "dense", "bm25" or "hybrid" (read-only, as on the frozen dataclasses)."""
         ...
 
-    def search(self, query: str, k: int) -> list[Hit]:
-        """The ``k`` best passages for ``query``, best first."""
+    def search(self, query: str, k: int, sources: frozenset[str] | None = None) -> list[Hit]:
+        """The ``k`` best passages for ``query``, best first (of ``sources`` only, when given)."""
         ...
 
 
 @dataclass(frozen=True)
 class DenseRetriever:
-    """Cosine similarity of the query embedding to passage embeddings (FAISS inner product)."""
+    """Cosine similarity of the query embedding to passage embeddings."""
 
-    index: LocalIndex
+    index: SearchIndex
     embedder: Embedder
     name: str = "dense"
 
-    def search(self, query: str, k: int) -> list[Hit]:
+    def search(self, query: str, k: int, sources: frozenset[str] | None = None) -> list[Hit]:
         """The ``k`` passages whose embeddings are nearest the query's, best first."""
-        vec = self.embedder.encode_queries([query])
-        return [Hit(self.index.passages[i], s) for i, s in self.index.dense_top(vec, k)]
+        vec = self.embedder.encode_queries([query])[0]
+        return [Hit(p, s) for p, s in self.index.dense_search(vec, k, sources)]
 
 
 @dataclass(frozen=True)
 class BM25Retriever:
     """BM25 over jieba tokens with Traditional/Simplified folded."""
 
-    index: LocalIndex
+    index: SearchIndex
     name: str = "bm25"
 
-    def search(self, query: str, k: int) -> list[Hit]:
+    def search(self, query: str, k: int, sources: frozenset[str] | None = None) -> list[Hit]:
         """The ``k`` passages with the highest BM25 score for the query's tokens, best first."""
-        return [Hit(self.index.passages[i], s) for i, s in self.index.bm25_top(query, k)]
+        return [Hit(p, s) for p, s in self.index.lexical_search(query, k, sources)]
 
 
 @dataclass(frozen=True)
@@ -68,10 +70,10 @@ class HybridRetriever:
     depth: int = 50
     name: str = "hybrid"
 
-    def search(self, query: str, k: int) -> list[Hit]:
+    def search(self, query: str, k: int, sources: frozenset[str] | None = None) -> list[Hit]:
         """The ``k`` passages with the highest fused score; each hit's score is its fused score."""
         depth = max(k, self.depth)
-        runs = [(leg.search(query, depth), weight) for leg, weight in self.legs]
+        runs = [(leg.search(query, depth, sources), weight) for leg, weight in self.legs]
         first: dict[str, Hit] = {}
         for hits, _ in runs:
             for hit in hits:
@@ -86,36 +88,29 @@ class HybridRetriever:
         return [Hit(first[pid].passage, fused[pid]) for pid in order]
 
 
-@dataclass(frozen=True)
-class MilvusRetriever:
-    """Dense, BM25 or hybrid retrieval done by Milvus (``hybrid`` uses Milvus's ``hybrid_search``).
+def make_retrievers(
+    index: SearchIndex, embedder: Embedder, *, dense_weight: float, bm25_weight: float, rrf_k: int
+) -> dict[str, Retriever]:
+    """The dense, BM25 and hybrid retrievers over one index (either backend), by name."""
+    dense = DenseRetriever(index, embedder)
+    bm25 = BM25Retriever(index)
+    hybrid = HybridRetriever(((dense, dense_weight), (bm25, bm25_weight)), rrf_k=rrf_k)
+    return {"hybrid": hybrid, "dense": dense, "bm25": bm25}
 
-    ``sources`` restricts the search to those documents with a Milvus filter expression.
+
+def matching_sources(pattern: str, sources: Collection[str]) -> frozenset[str]:
+    """The indexed sources a glob names; InputError listing some when none does.
+
+    The glob is tried on the source name and on its file name (fnmatch, case-sensitive): ``*.pdf``
+    and ``report.pdf`` both match ``sub/report.pdf``.
     """
+    found = frozenset(s for s in sources if source_matches(s, pattern))
+    if not found:
+        names = ", ".join(sorted(sources)[:10]) + (" …" if len(sources) > 10 else "")
+        raise InputError(f"no indexed document matches the source glob {pattern!r} (indexed: {names})")
+    return found
 
-    index: MilvusIndex
-    embedder: Embedder
-    name: str = "hybrid"
-    weights: tuple[float, float] = (1.0, 1.0)  # dense, BM25 (hybrid only)
-    rrf_k: int = 60
-    depth: int = 50
-    sources: frozenset[str] | None = None
 
-    def search(self, query: str, k: int) -> list[Hit]:
-        """The ``k`` best passages, best first, scored as the matching local retriever scores them."""
-        if self.name == "bm25":
-            found = self.index.bm25_search(query, k, self.sources)
-        else:
-            vec = self.embedder.encode_queries([query])[0]
-            if self.name == "dense":
-                found = self.index.dense_search(vec, k, self.sources)
-            else:
-                found = self.index.hybrid_search(
-                    vec, query, k, weights=self.weights, rrf_k=self.rrf_k, depth=max(k, self.depth),
-                    sources=self.sources,
-                )
-        return [Hit(p, s) for p, s in found]
-
-    def restrict(self, sources: frozenset[str]) -> MilvusRetriever:
-        """The same retriever searching only ``sources``."""
-        return replace(self, sources=sources)
+def source_matches(source: str, pattern: str) -> bool:
+    """``fnmatch`` on the source name or its file name: ``source_matches("sub/a.pdf", "*.pdf")`` is True."""
+    return fnmatch.fnmatchcase(source, pattern) or fnmatch.fnmatchcase(source.rsplit("/", 1)[-1], pattern)

@@ -8,7 +8,7 @@ blocking engine calls in its threadpool and the event loop stays free for the ch
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from citeqa.errors import CiteqaError, InputError
+from citeqa.settings import MAX_TOP_K, RetrieverName
 
 if TYPE_CHECKING:
     from citeqa.qa.engine import Engine
@@ -32,7 +33,7 @@ class AskRequest(BaseModel):
     )
 
     question: str = Field(description="the question, 1 to 1000 characters")
-    top_k: int | None = Field(default=None, ge=1, le=100, description="passages to retrieve (default 5)")
+    top_k: int | None = Field(default=None, ge=1, le=MAX_TOP_K, description="passages to retrieve (default 5)")
     previous: str | None = Field(
         default=None,
         description="the previous question, so a short follow-up such as 那荷蘭呢？ keeps its context",
@@ -125,8 +126,8 @@ def build_router(engine: Engine) -> APIRouter:
     )
     def search(
         q: str = Query(description="the query"),
-        k: int | None = Query(default=None, ge=1, le=100, description="number of passages (default 5)"),
-        retriever: Literal["hybrid", "dense", "bm25"] = Query(default="hybrid"),
+        k: int | None = Query(default=None, ge=1, le=MAX_TOP_K, description="number of passages (default 5)"),
+        retriever: Annotated[RetrieverName, Query(description="which retriever")] = RetrieverName.HYBRID,
     ) -> JSONResponse:
         """Retrieve the passages closest to a query, without composing an answer."""
         hits = engine.search(q, k, retriever)

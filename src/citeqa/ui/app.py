@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from citeqa.errors import CiteqaError
 from citeqa.ui.config import ServeSettings
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ def gradio_frontend_dir() -> Path:
 
     path = Path(gradio.__file__).parent / "templates" / "frontend"
     if not (path / "gradio.js").is_file():
-        raise FileNotFoundError(f"gradio's frontend is missing: no gradio.js in {path}")
+        raise CiteqaError(f"gradio's frontend is missing: no gradio.js in {path}; reinstall gradio")
     return path
 
 
@@ -37,16 +38,12 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
     """Wire the app around an already loaded engine; see ``ServeSettings`` for CORS, token and limits."""
     import gradio as gr
     from fastapi import FastAPI
-    from fastapi.middleware.cors import CORSMiddleware
     from fastapi.staticfiles import StaticFiles
 
     from citeqa import __version__
     from citeqa.ui.api import build_router, install_error_handlers
     from citeqa.ui.chat import CSS, build_chat
-    from citeqa.ui.embed import STATIC_GRADIO, build_embed_router
-    from citeqa.ui.firewall import ErrorShapeMiddleware, GradioRoutesMiddleware
-    from citeqa.ui.guard import BodyLimitMiddleware, RootPathMiddleware, TokenMiddleware
-    from citeqa.ui.hosts import HostMiddleware
+    from citeqa.ui.widget import STATIC_GRADIO, build_embed_router
 
     settings = settings or ServeSettings()
     app = FastAPI(
@@ -58,25 +55,7 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
     app.include_router(build_router(engine))
     app.include_router(build_embed_router(settings))
     app.mount(STATIC_GRADIO, StaticFiles(directory=gradio_frontend_dir()), name="gradio-frontend")
-
-    # Added innermost first. A request meets: RootPath → Host → CORS → BodyLimit → Token → ErrorShape
-    # → GradioRoutes → the routes.
-    app.add_middleware(GradioRoutesMiddleware)
-    app.add_middleware(ErrorShapeMiddleware)
-    if settings.access_token:
-        app.add_middleware(TokenMiddleware, token=settings.access_token)
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
-    # Always present, even with no origins: Gradio then leaves CORS to this policy instead of its own.
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=list(settings.cors_origins),
-        allow_methods=["GET", "POST", "OPTIONS"],
-        allow_headers=["*"],  # Gradio's client sends its own x-gradio-* headers; origins stay restricted
-        max_age=600,
-    )
-    app.add_middleware(HostMiddleware, allowed=settings.hosts(), trusted_proxies=settings.trusted_proxies)
-    app.add_middleware(RootPathMiddleware, root_path=settings.root_path)
-
+    add_middlewares(app, settings)
     chat = build_chat(engine).queue(max_size=settings.queue_size)
     app.state.chat = chat
     return gr.mount_gradio_app(
@@ -94,3 +73,29 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
         show_error=True,
         max_file_size=settings.max_body_bytes,  # uploads are refused anyway (ui.firewall)
     )
+
+
+def add_middlewares(app: FastAPI, settings: ServeSettings) -> None:
+    """The request path, outermost first: RootPath → Host → CORS → BodyLimit → Token → ErrorShape → GradioRoutes."""
+    from fastapi.middleware.cors import CORSMiddleware
+
+    from citeqa.ui.firewall import ErrorShapeMiddleware, GradioRoutesMiddleware
+    from citeqa.ui.guard import BodyLimitMiddleware, RootPathMiddleware, TokenMiddleware
+    from citeqa.ui.hosts import HostMiddleware
+
+    # add_middleware wraps what is there, so they are added innermost first.
+    app.add_middleware(GradioRoutesMiddleware)
+    app.add_middleware(ErrorShapeMiddleware)
+    if settings.access_token:
+        app.add_middleware(TokenMiddleware, token=settings.access_token)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    # Always present, even with no origins: Gradio then leaves CORS to this policy instead of its own.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["*"],  # Gradio's client sends its own x-gradio-* headers; origins stay restricted
+        max_age=600,
+    )
+    app.add_middleware(HostMiddleware, allowed=settings.hosts(), trusted_proxies=settings.trusted_proxies)
+    app.add_middleware(RootPathMiddleware, root_path=settings.root_path)

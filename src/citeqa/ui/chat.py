@@ -6,12 +6,11 @@ Markdown and LaTeX off and its sanitizer on, so document and question text is ne
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from citeqa.errors import CiteqaError, InputError
-from citeqa.qa.engine import follow_up_query
+from citeqa.errors import CiteqaError, InputError, QuestionEmpty, QuestionTooLong
+from citeqa.qa.query import follow_up_query
 from citeqa.ui.render import CSS as RENDER_CSS
 from citeqa.ui.render import answer_html, question_html, sources_html
 
@@ -87,16 +86,14 @@ def respond(engine: Engine, question: object, conversation: Conversation | None)
 
 
 def explain(exc: CiteqaError) -> str:
-    """Say the engine's refusal in Chinese: "the question is empty" → "問題無法處理：請先輸入問題。"."""
-    text = str(exc)
-    if not isinstance(exc, InputError):
-        return f"目前無法回答：{text}"
-    if text == "the question is empty":
+    """Say the engine's refusal in Chinese, from the error's type and fields (never its English text)."""
+    if isinstance(exc, QuestionEmpty):
         return "問題無法處理：請先輸入問題。"
-    too_long = re.search(r"has ([\d,]+) characters; the limit is ([\d,]+)", text)
-    if too_long:
-        return f"問題無法處理：問題有 {too_long.group(1)} 個字，上限是 {too_long.group(2)} 個字。"
-    return f"問題無法處理：{text}"
+    if isinstance(exc, QuestionTooLong):
+        return f"問題無法處理：問題有 {exc.length:,} 個字，上限是 {exc.limit:,} 個字。"
+    if isinstance(exc, InputError):
+        return f"問題無法處理：{exc}"
+    return f"目前無法回答：{exc}"
 
 
 def status_html(message: str) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from citeqa.errors import InputError
+from citeqa.errors import SettingError
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 DEFAULT_QUEUE_SIZE = 64  # chat questions waiting at once; more get Gradio's "queue is full"
@@ -61,22 +61,19 @@ class ServeSettings:
             if raw:
                 try:
                     values[field] = int(raw)
-                except ValueError as exc:
-                    raise InputError(f"{name}={raw!r} is not a whole number") from exc
+                except ValueError:
+                    raise SettingError(name, raw, "a whole number") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["root_path"] = normalize_root_path(values.get("root_path", ""))
-        settings = cls(**values)
-        settings.check()
-        return settings
+        return cls(**values)
 
-    def check(self) -> None:
-        """Raise InputError for values the server cannot run with."""
-        if self.max_body_bytes < 1024:
-            raise InputError(f"CITEQA_MAX_BODY_BYTES must be at least 1024, got {self.max_body_bytes}")
+    def __post_init__(self) -> None:
+        if not 1024 <= self.max_body_bytes <= 1 << 30:
+            raise SettingError("CITEQA_MAX_BODY_BYTES", self.max_body_bytes, "a number from 1024 to 1073741824")
         if not 0 < self.port < 65536:
-            raise InputError(f"the port must be between 1 and 65535, got {self.port}")
-        if self.queue_size < 1:
-            raise InputError(f"CITEQA_QUEUE_SIZE must be at least 1, got {self.queue_size}")
+            raise SettingError("--port", self.port, "a port from 1 to 65535")
+        if not 1 <= self.queue_size <= 100_000:
+            raise SettingError("CITEQA_QUEUE_SIZE", self.queue_size, "a number from 1 to 100000")
 
     def with_(self, **changes: Any) -> ServeSettings:
         """Return a copy with some fields changed."""
@@ -123,5 +120,5 @@ def normalize_root_path(raw: str) -> str:
     if not raw:
         return ""
     if any(c in raw for c in "?#\\ \t\"'<>"):
-        raise InputError(f"--root-path {raw!r} must be a plain URL path such as /citeqa")
+        raise SettingError("--root-path", raw, "a plain URL path such as /citeqa")
     return "/" + raw

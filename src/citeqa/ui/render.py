@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from html import escape
 
-from citeqa.qa.hits import Answer, Hit
+from citeqa.qa.types import Answer, Hit
 
 NOT_IN_DOCUMENT = "文件中沒有提到"
 _MARKER = re.compile(r"\[(\d{1,3})\]")

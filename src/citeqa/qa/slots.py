@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from citeqa.index.tokenize import fold
+from citeqa.text import fold, has_cjk
 
 _NUM = r"(?:\d[\d,.]*|[一二两三四五六七八九十百千万亿]+)"  # matched on folded (Simplified) text
 _COUNT = re.compile(r"(?:幾|几|多少)\s*([^\s，。？?、的是]?)|how (?:many|much)|what number|number of", re.I)
@@ -233,7 +233,7 @@ def numbers_found(question: str, sentence: str) -> bool | None:
     None when there is none to check. A question about the 53rd session is not answered by a
     sentence about the 52nd.
     """
-    if not any("\u4e00" <= ch <= "\u9fff" for ch in question):
+    if not has_cjk(question):
         return None  # an English "US$100 million" is "1 億美元" in the text: numbers do not carry over
     # Years are often written relatively in the text (本年, 去年), so they are not required.
     wanted = {n for n in _QUESTION_NUMBER.findall(question) if not re.fullmatch(r"(?:19|20)\d\d", n)}

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-KINDS = ("flat", "hnsw", "ivf")
+from citeqa.settings import IndexKind
 
 
 def build_dense(vectors: np.ndarray, kind: str = "flat", *, hnsw_m: int = 32, ivf_lists: int | None = None) -> Any:
@@ -18,14 +18,13 @@ def build_dense(vectors: np.ndarray, kind: str = "flat", *, hnsw_m: int = 32, iv
     """
     import faiss
 
-    if kind not in KINDS:
-        raise ValueError(f"unknown index kind {kind!r}; choose one of {', '.join(KINDS)}")
+    kind = IndexKind(kind)  # a Settings value: already checked where it entered
     x = np.ascontiguousarray(vectors, dtype=np.float32)
     n, d = x.shape
     index: faiss.Index
-    if kind == "flat":
+    if kind is IndexKind.FLAT:
         index = faiss.IndexFlatIP(d)
-    elif kind == "hnsw":
+    elif kind is IndexKind.HNSW:
         index = faiss.IndexHNSWFlat(d, hnsw_m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = 80
         index.hnsw.efSearch = 64
@@ -39,14 +38,31 @@ def build_dense(vectors: np.ndarray, kind: str = "flat", *, hnsw_m: int = 32, iv
     return index
 
 
-def search_dense(index: Any, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return (scores, ids), each (n_queries × k); ids are -1 where fewer than k exist."""
+def search_dense(
+    index: Any, queries: np.ndarray, k: int, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (scores, ids), each (n_queries × k); ids are -1 where fewer than k exist.
+
+    ``rows`` restricts the search to those ids (a FAISS ID selector, so no over-fetching), with the
+    index's own ``efSearch`` / ``nprobe``.
+    """
+    import faiss
+
+    faiss_: Any = faiss  # its stubs lack the search-parameter classes
     q = np.ascontiguousarray(queries, dtype=np.float32)
     if q.ndim == 1:
         q = q[None, :]
     k = max(1, min(k, index.ntotal))
-    scores, ids = index.search(q, k)
-    return scores, ids
+    if rows is None:
+        return index.search(q, k)
+    selector = faiss_.IDSelectorBatch(np.ascontiguousarray(rows, dtype=np.int64))
+    if hasattr(index, "hnsw"):
+        params = faiss_.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch)
+    elif hasattr(index, "nprobe"):
+        params = faiss_.SearchParametersIVF(sel=selector, nprobe=index.nprobe)
+    else:
+        params = faiss_.SearchParameters(sel=selector)
+    return index.search(q, k, params=params)
 
 
 def write_dense(index: Any, path: Path) -> None:

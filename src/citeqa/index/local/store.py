@@ -17,7 +17,6 @@ half-way leaves the previous generation live, and readers never see a half-writt
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -31,7 +30,8 @@ import numpy as np
 
 from citeqa.corpus import Passage
 from citeqa.errors import IndexStateError
-from citeqa.index.directory import DirState, inspect, rebuild_hint, remove_stale
+from citeqa.files import fsync_dir, sha256_file, write_atomic
+from citeqa.index.local.directory import DirState, inspect, rebuild_hint, remove_stale
 
 FORMAT_VERSION = 1
 _FILES = ("passages.jsonl", "vectors.npy", "dense.faiss", "tokens.jsonl", "sentences.npy", "sentence_vectors.npy")
@@ -63,7 +63,7 @@ def write_generation(index_dir: Path, data: IndexData, log: Callable[[str], None
     try:
         tmp.mkdir()
         _write_files(tmp, data)
-        _fsync_dir(tmp)
+        fsync_dir(tmp)
         os.replace(tmp, gen)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -74,8 +74,8 @@ def write_generation(index_dir: Path, data: IndexData, log: Callable[[str], None
         ) from exc
     _verify(gen)  # before CURRENT points at it, so a bad write never goes live
     try:
-        _write_atomic(index_dir / "CURRENT", gen.name + "\n")
-        _fsync_dir(index_dir)
+        write_atomic(index_dir / "CURRENT", gen.name + "\n")
+        fsync_dir(index_dir)
     except OSError as exc:
         shutil.rmtree(gen, ignore_errors=True)
         raise IndexStateError(
@@ -87,7 +87,7 @@ def write_generation(index_dir: Path, data: IndexData, log: Callable[[str], None
 
 
 def _write_files(tmp: Path, data: IndexData) -> None:
-    from citeqa.index.dense import write_dense
+    from citeqa.index.local.dense import write_dense
 
     with open(tmp / "passages.jsonl", "w", encoding="utf-8") as f:
         for p in data.passages:
@@ -99,22 +99,22 @@ def _write_files(tmp: Path, data: IndexData) -> None:
     with open(tmp / "tokens.jsonl", "w", encoding="utf-8") as f:
         for toks in data.tokens:
             f.write(json.dumps(list(toks), ensure_ascii=False) + "\n")
-    manifest = dict(data.manifest, files={n: _sha256(tmp / n) for n in _FILES})
-    _write_atomic(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
+    manifest = dict(data.manifest, files={n: sha256_file(tmp / n) for n in _FILES})
+    write_atomic(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
 
 
 def _verify(gen: Path) -> None:
     """Every file of a freshly written generation matches the sha256 its manifest records."""
     manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
     for name, digest in manifest["files"].items():
-        if _sha256(gen / name) != digest:
+        if sha256_file(gen / name) != digest:
             shutil.rmtree(gen, ignore_errors=True)
             raise IndexStateError(f"the new index file {gen / name} did not read back as written; nothing changed")
 
 
 def read_generation(index_dir: Path) -> IndexData:
     """Load the live generation, verifying every file against the manifest's sha256."""
-    from citeqa.index.dense import read_dense
+    from citeqa.index.local.dense import read_dense
 
     state = inspect(index_dir)
     if state is DirState.NEW:
@@ -137,7 +137,7 @@ def read_generation(index_dir: Path) -> IndexData:
         )
     for name, digest in manifest.get("files", {}).items():
         path = gen / name
-        if not path.is_file() or _sha256(path) != digest:
+        if not path.is_file() or sha256_file(path) != digest:
             raise IndexStateError(f"index file {path} is missing, truncated or damaged; {rebuild_hint(index_dir)}")
     try:
         passages = tuple(_passage(json.loads(line)) for line in _lines(gen / "passages.jsonl"))
@@ -165,31 +165,3 @@ def _passage(d: dict[str, Any]) -> Passage:
 
 def _lines(path: Path) -> list[str]:
     return [line for line in path.read_text(encoding="utf-8").splitlines() if line]
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

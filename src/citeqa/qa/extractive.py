@@ -8,15 +8,18 @@ one or two are quoted verbatim with ``[n]`` markers. ``grounded`` comes from ``a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from citeqa.index import Embedder, SearchIndex
-from citeqa.qa.abstain import AbstainSettings, Evidence, decide
-from citeqa.qa.hits import Answer, Hit
-from citeqa.qa.qtype import numbers_found, question_type, question_years
+from citeqa.embedding import Embedder
+from citeqa.index import SearchIndex
+from citeqa.qa.grounding import AbstainSettings, Evidence, decide
 from citeqa.qa.retrieve import Retriever
+from citeqa.qa.slots import QuestionType, numbers_found, question_type, question_years
+from citeqa.qa.types import Answer, Hit
+from citeqa.settings import Settings
+from citeqa.text import has_cjk
 
 _TRIM = "；;，,、：: "
 # Words that shape a question but name nothing the answer must contain (folded to Simplified).
@@ -40,6 +43,11 @@ class AnswerSettings:
     w_rank: float = 0.02
     abstain: AbstainSettings = field(default_factory=AbstainSettings)
 
+    @classmethod
+    def of(cls, settings: Settings) -> AnswerSettings:
+        """The answerer's share of the settings: default top-k and the configured abstention threshold."""
+        return cls(top_k=settings.top_k, abstain=AbstainSettings(threshold=settings.abstain_threshold))
+
 
 @dataclass(frozen=True)
 class _Candidate:
@@ -49,8 +57,32 @@ class _Candidate:
     end: int
     cosine: float
     coverage: float | None
-    typed: bool
+    has_slot: bool  # holds the kind of answer asked for (a count, a date…)
     score: float
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What the answerer found for a question: the hits, the evidence for abstaining, the quote it would give.
+
+    ``answer`` is the grounded answer to give when the evidence is strong enough; ``verdict`` makes
+    that decision, the one both answerers (extractive and generative) take.
+    """
+
+    question: str
+    hits: tuple[Hit, ...]
+    evidence: Evidence | None = None  # None when nothing was retrieved
+    answer: Answer | None = None
+
+    def grounded(self, settings: AbstainSettings) -> bool:
+        """Whether the documents answer the question, by the calibrated grounding score."""
+        return self.evidence is not None and self.answer is not None and decide(self.evidence, settings)
+
+    def verdict(self, settings: AbstainSettings) -> Answer:
+        """The quoted answer when grounded, else the "documents do not say" answer with the closest passages."""
+        if self.answer is not None and self.grounded(settings):
+            return self.answer
+        return abstained(self.question, list(self.hits))
 
 
 class ExtractiveAnswerer:
@@ -62,51 +94,39 @@ class ExtractiveAnswerer:
         self.retriever = retriever
         self.settings = settings
 
-    def answer(self, question: str, k: int | None = None, *, retrieval_query: str | None = None) -> Answer:
+    def answer(
+        self,
+        question: str,
+        k: int | None = None,
+        *,
+        retrieval_query: str | None = None,
+        sources: frozenset[str] | None = None,
+        abstain: AbstainSettings | None = None,
+    ) -> Answer:
         """Answer ``question``; ``retrieval_query`` (e.g. with the previous turn) is used to retrieve."""
-        evidence, grounded_answer, hits = self.explain(question, k, retrieval_query=retrieval_query)
-        if evidence is None or grounded_answer is None or not decide(evidence, self.settings.abstain):
-            return abstained(question, hits)
-        return grounded_answer
+        explained = self.explain(question, k, retrieval_query=retrieval_query, sources=sources)
+        return explained.verdict(abstain or self.settings.abstain)
 
     def explain(
-        self, question: str, k: int | None = None, *, retrieval_query: str | None = None
-    ) -> tuple[Evidence | None, Answer | None, list[Hit]]:
-        """The abstention evidence, the answer given if it is judged grounded, and the hits.
+        self,
+        question: str,
+        k: int | None = None,
+        *,
+        retrieval_query: str | None = None,
+        sources: frozenset[str] | None = None,
+    ) -> Explanation:
+        """Retrieve, score every sentence of the hits, and gather the evidence and the quote.
 
         Calibration (``citeqa eval --calibrate``) reads the evidence of every dev question here.
         """
-        k = k or self.settings.top_k
         query = retrieval_query or question
-        hits = self.retriever.search(query, k)
-        if not hits:
-            return None, None, hits
-        qvec = self.embedder.encode_queries([query])[0]
+        hits = self.retriever.search(query, k or self.settings.top_k, sources)
         qtype = question_type(question)
-        weights = self._term_weights(query)
-        cands: list[_Candidate] = []
-        sentences = self.index.sentences_for([h.id for h in hits])
-        for rank, hit in enumerate(hits):
-            for sv in sentences.get(hit.id, ()):
-                s, e = sv.start, sv.end
-                text = hit.passage.text[s:e]
-                cosine = float(np.dot(sv.vector, qvec))
-                coverage = _coverage(weights, set(self.index.tokenizer(text)))
-                typed = qtype.satisfied_by(text)
-                st = self.settings
-                score = cosine + st.w_lexical * (coverage or 0.0) + st.w_type * typed + st.w_rank / (1 + rank)
-                cands.append(_Candidate(rank, hit, s, e, cosine, coverage, typed, score))
+        weights = self._term_weights(query) if hits else None
+        cands = self._candidates(query, hits, qtype, weights)
         if not cands:
-            return None, None, hits
-        cands.sort(key=lambda c: -c.score)
+            return Explanation(question, tuple(hits))
         best = cands[0]
-        passage_cov = _coverage(weights, set(self.index.tokenizer(hits[0].passage.embed_text)))
-        evidence = Evidence(
-            sentence_cosine=best.cosine,
-            passage_score=float(np.dot(self.index.vectors_for([hits[0].id])[hits[0].id], qvec)),
-            coverage=None if passage_cov is None else max(best.coverage or 0.0, passage_cov),
-            slot_gap=_slot_gap(cands) if qtype.kind != "any" else None,
-        )
         others = [
             c for c in cands[1 : self.settings.max_quotes * 4]
             if c.score >= best.score - self.settings.second_quote_margin
@@ -114,12 +134,41 @@ class ExtractiveAnswerer:
         ]
         chosen = [best, *others[: self.settings.max_quotes - 1]]
         quoted = " ".join(c.hit.passage.text[c.start : c.end] for c in chosen)
-        numbers = numbers_found(question, quoted)
+        passage_cov = _coverage(weights, set(self.index.tokenizer(hits[0].passage.embed_text)))
+        evidence = Evidence(
+            sentence_cosine=best.cosine,
+            coverage=None if passage_cov is None else max(best.coverage or 0.0, passage_cov),
+            slot_gap=_slot_gap(cands) if qtype.kind != "any" else None,
+            numbers_quoted=self._numbers_quoted(question, quoted),
+        )
+        return Explanation(question, tuple(hits), evidence, _compose(question, chosen))
+
+    def _candidates(
+        self, query: str, hits: list[Hit], qtype: QuestionType, weights: dict[str, float] | None
+    ) -> list[_Candidate]:
+        """Every sentence of the hits, scored, best first."""
+        if not hits:
+            return []
+        qvec = self.embedder.encode_queries([query])[0]
+        st = self.settings
+        cands: list[_Candidate] = []
+        sentences = self.index.sentences_for([h.id for h in hits])
+        for rank, hit in enumerate(hits):
+            for sv in sentences.get(hit.id, ()):
+                text = hit.passage.text[sv.start : sv.end]
+                cosine = float(np.dot(sv.vector, qvec))
+                coverage = _coverage(weights, set(self.index.tokenizer(text)))
+                has_slot = qtype.satisfied_by(text)
+                score = cosine + st.w_lexical * (coverage or 0.0) + st.w_type * has_slot + st.w_rank / (1 + rank)
+                cands.append(_Candidate(rank, hit, sv.start, sv.end, cosine, coverage, has_slot, score))
+        return sorted(cands, key=lambda c: -c.score)
+
+    def _numbers_quoted(self, question: str, quoted: str) -> bool | None:
+        """Whether the quote holds every number the question names; False for a year the documents never use."""
         years = question_years(question)
         if years and len(self.index.idf_for(years)) < len(years):
-            numbers = False  # a year the documents never mention: whatever is quoted is about another
-        evidence = replace(evidence, numbers=numbers)
-        return evidence, _compose(question, chosen), hits
+            return False  # a year the documents never mention: whatever is quoted is about another
+        return numbers_found(question, quoted)
 
     def _term_weights(self, query: str) -> dict[str, float] | None:
         """The idf weight of each key term of a Chinese question.
@@ -128,7 +177,7 @@ class ExtractiveAnswerer:
         a passage that lacks them). None for a question with no Chinese: its terms cannot match the
         text lexically.
         """
-        if not any("\u4e00" <= ch <= "\u9fff" for ch in query):
+        if not has_cjk(query):
             return None
         terms = set(self.index.tokenizer(query)) - QUESTION_WORDS
         idf = self.index.idf_for(terms)
@@ -156,8 +205,8 @@ def _slot_gap(cands: list[_Candidate]) -> float:
     say when *this* office opened. Without a lexical signal (no Chinese) the best sentence decides.
     """
     if cands[0].coverage is None:
-        return 0.0 if cands[0].typed else 1.0
-    typed = [c.coverage or 0.0 for c in cands if c.typed]
+        return 0.0 if cands[0].has_slot else 1.0
+    typed = [c.coverage or 0.0 for c in cands if c.has_slot]
     return max(c.coverage or 0.0 for c in cands) - max(typed) if typed else 1.0
 
 
@@ -178,10 +227,9 @@ def _compose(question: str, chosen: list[_Candidate]) -> Answer:
 
 def abstained(question: str, hits: list[Hit]) -> Answer:
     """The "documents do not say" answer, listing the closest passages without markers."""
-    cjk = any("\u4e00" <= ch <= "\u9fff" for ch in question)
     text = (
         "文件中沒有找到這個問題的答案。以下是最接近的段落，供您參考。"
-        if cjk
+        if has_cjk(question)
         else "The documents do not answer this question. The closest passages are listed for reference."
     )
     return Answer(question, text, False, tuple(hits))

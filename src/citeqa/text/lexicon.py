@@ -1,8 +1,4 @@
-"""Lexical tokens for BM25: jieba words over Simplified-folded, lower-cased text.
-
-Traditional and Simplified Chinese are folded to one script (OpenCC t2s) for matching only;
-what users see is never converted.
-"""
+"""Lexical tokens for BM25: jieba words over Simplified-folded, lower-cased text (``text.fold``)."""
 
 from __future__ import annotations
 
@@ -10,7 +6,8 @@ import logging
 import re
 import threading
 from collections.abc import Iterable
-from functools import lru_cache
+
+from citeqa.text.fold import fold
 
 _QUOTED = re.compile(r"「([^「」]{2,12})」")
 _WORD = re.compile(r"\w", re.UNICODE)
@@ -20,18 +17,6 @@ STOPWORDS = frozenset(
     "吗 呢 么 什么 哪 哪些 几 多少 何时 何 谁 如何 怎么 怎样 是否 请问 请 这 那 个 年 月 日 "
     "the a an of to in on for and or is are was were what which when where how does did".split()
 )
-
-
-@lru_cache(maxsize=1)
-def _t2s() -> object:
-    import opencc
-
-    return opencc.OpenCC("t2s")
-
-
-def fold(text: str) -> str:
-    """Traditional → Simplified and lower case, for matching only."""
-    return str(_t2s().convert(text)).lower()  # type: ignore[attr-defined]
 
 
 def quoted_terms(texts: Iterable[str]) -> list[str]:

@@ -12,11 +12,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from citeqa.corpus.chunk import sentence_spans
-from citeqa.index.tokenize import Tokenizer
-from citeqa.qa.abstain import decide
-from citeqa.qa.answer import ExtractiveAnswerer, abstained
-from citeqa.qa.hits import Answer, Hit
+from citeqa.qa.extractive import ExtractiveAnswerer
+from citeqa.qa.grounding import AbstainSettings
+from citeqa.qa.types import Answer, Hit
+from citeqa.settings import Settings
+from citeqa.text import Tokenizer, has_cjk, sentence_spans
 
 _MARK = re.compile(r"\[(\d{1,2})\]")
 _SENT = re.compile(r"[^。！？!?\n]+[。！？!?]?")
@@ -39,6 +39,13 @@ class LLMSettings:
     api_key: str = ""
     timeout: float = 20.0
     min_term_support: float = 0.5  # share of a sentence's key terms its cited passage must contain
+
+    @classmethod
+    def of(cls, settings: Settings) -> LLMSettings | None:
+        """The endpoint the settings name, or None when generative answers are off."""
+        if not settings.llm_base_url:
+            return None
+        return cls(settings.llm_base_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout)
 
 
 class ChatClient:
@@ -78,11 +85,21 @@ class GenerativeAnswerer:
         """The index's tokenizer: a generated sentence's key terms are checked against its passage with it."""
         return self.extractive.index.tokenizer
 
-    def answer(self, question: str, k: int | None = None, *, retrieval_query: str | None = None) -> Answer:
-        """A verified generated answer, else the extractive one (which also decides abstention)."""
-        evidence, fallback, hits = self.extractive.explain(question, k, retrieval_query=retrieval_query)
-        if evidence is None or fallback is None or not decide(evidence, self.extractive.settings.abstain):
-            return abstained(question, hits)
+    def answer(
+        self,
+        question: str,
+        k: int | None = None,
+        *,
+        retrieval_query: str | None = None,
+        sources: frozenset[str] | None = None,
+        abstain: AbstainSettings | None = None,
+    ) -> Answer:
+        """A verified generated answer, else the extractive one; abstention is the extractive decision."""
+        explained = self.extractive.explain(question, k, retrieval_query=retrieval_query, sources=sources)
+        fallback = explained.verdict(abstain or self.extractive.settings.abstain)
+        if not fallback.grounded:
+            return fallback
+        hits = list(explained.hits)
         try:
             reply = self.client.complete(_messages(question, hits))
         except Exception:  # any failure of the optional model falls back to the quote
@@ -109,7 +126,7 @@ class GenerativeAnswerer:
                     order[n] = len(order) + 1
                     citations.append(self._with_quote(hits[n - 1], sentence))
                 marks.append(f"[{order[n]}]")
-            parts.append(sentence.rstrip("。.!?！？") + "".join(marks) + ("。" if _cjk(sentence) else ". "))
+            parts.append(sentence.rstrip("。.!?！？") + "".join(marks) + ("。" if has_cjk(sentence) else ". "))
         if not parts:
             return None
         return Answer(question, "".join(parts).strip(), True, tuple(citations))
@@ -139,7 +156,3 @@ def _messages(question: str, hits: list[Hit]) -> list[dict[str, str]]:
         {"role": "system", "content": _SYSTEM},
         {"role": "user", "content": f"Passages:\n\n{numbered}\n\nQuestion: {question}"},
     ]
-
-
-def _cjk(text: str) -> bool:
-    return any("\u4e00" <= ch <= "\u9fff" for ch in text)

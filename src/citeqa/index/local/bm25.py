@@ -59,9 +59,13 @@ class BM25:
             out[ids] += self.idf[term] * tf * (k1 + 1) / (tf + self._norm[ids])
         return out
 
-    def top(self, query_tokens: list[str], k: int) -> list[tuple[int, float]]:
-        """The ``k`` best (doc index, score) pairs with a positive score, best first."""
+    def top(self, query_tokens: list[str], k: int, rows: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """The ``k`` best (doc index, score) pairs with a positive score, best first (among ``rows`` if given)."""
         s = self.scores(query_tokens)
+        if rows is not None:
+            kept = np.zeros_like(s)
+            kept[rows] = s[rows]
+            s = kept
         k = min(k, self.n_docs)
         if k <= 0:
             return []

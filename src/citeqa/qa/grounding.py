@@ -18,13 +18,12 @@ class Evidence:
     """Signals about the best candidate answer."""
 
     sentence_cosine: float
-    passage_score: float
     coverage: float | None  # None for questions without Chinese (no lexical signal)
     # How much less of the question's key terms (idf-weighted share) the best sentence holding the
     # expected answer type carries than the best-anchored sentence: 0 when the sentence about the
     # question's subject holds it, 1 when no sentence does. None when no checkable type is asked.
     slot_gap: float | None
-    numbers: bool | None = None  # the question's numbers are in the quote; None when it names none
+    numbers_quoted: bool | None = None  # the question's numbers are in the quote; None when it names none
 
 
 @dataclass(frozen=True)
@@ -49,7 +48,7 @@ def grounding_score(ev: Evidence, s: AbstainSettings) -> float:
     """The one score ``decide`` compares with ``s.threshold`` (the formula is on ``AbstainSettings``)."""
     lexical = s.cross_lingual_bonus if ev.coverage is None else s.w_coverage * ev.coverage
     untyped = ev.slot_gap is not None and ev.slot_gap > s.slot_slack
-    missing = untyped or ev.numbers is False  # the answer lacks what the question asks for or names
+    missing = untyped or ev.numbers_quoted is False  # the answer lacks what the question asks for or names
     return ev.sentence_cosine + lexical - (s.type_penalty if missing else 0.0)
 
 

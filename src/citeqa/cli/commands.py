@@ -1,0 +1,225 @@
+"""The handlers of the ``citeqa`` subcommands: each turns parsed flags into one library call and prints.
+
+Imports are lazy so that ``citeqa --help`` and ``citeqa chunks`` load no model and no web stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from citeqa.errors import CiteqaError
+
+if TYPE_CHECKING:
+    from citeqa.qa.engine import Engine
+    from citeqa.settings import Settings
+
+EXIT_USAGE = 2
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Settings from the environment with this command's flags on top."""
+    from citeqa.settings import Settings
+
+    return Settings.from_env(
+        embed_model=getattr(args, "model", None),
+        max_chars=getattr(args, "max_chars", None),
+        index_kind=getattr(args, "kind", None),
+        backend=getattr(args, "backend", None),
+        milvus_uri=getattr(args, "milvus_uri", None),
+    )
+
+
+def open_engine(args: argparse.Namespace) -> Engine:
+    """Load the index and model named by the flags; imported lazily so ``--help`` stays fast."""
+    from citeqa.qa.engine import Engine
+
+    return Engine.open(settings_from(args), index_dir=args.index)
+
+
+def cmd_chunks(args: argparse.Namespace) -> int:
+    """``citeqa chunks``: print the passages the documents split into, without building an index."""
+    from citeqa.corpus import CorpusSettings, load_corpus
+
+    corpus = load_corpus(args.paths or None, CorpusSettings.of(settings_from(args)))
+    _report_skipped(corpus.skipped)
+    if args.json:
+        _print_json({"passages": [p.to_dict() for p in corpus.passages]}, indent=1)
+        return 0
+    for p in corpus.passages:
+        print(f"[{p.id}] {p.label}  ({p.source} {p.start}-{p.end})")
+        print(f"  {p.text}\n")
+    print(f"{len(corpus.passages)} passages from {len(corpus.documents)} document(s)", file=sys.stderr)
+    return 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    """``citeqa index``: build or update the index; with no PATH, reuse the paths and globs it was built from."""
+    from citeqa.index.update import update_index
+
+    update_index(
+        settings_from(args), args.paths, include=args.include, exclude=args.exclude, index_dir=args.index,
+        full=args.full, progress=not args.quiet,
+    )
+    return 0
+
+
+def _precheck(text: str, args: argparse.Namespace) -> None:
+    """Refuse a bad single question or top-k before spending seconds on loading the model."""
+    from citeqa.qa.query import check_top_k, clean_query
+
+    if args.top_k is not None:
+        check_top_k(args.top_k)
+    if text != "-":
+        clean_query(text, settings_from(args).max_question_chars, "query" if "query" in args else "question")
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """``citeqa search``: print the cited passages retrieved for a query (or for each stdin line)."""
+    _precheck(args.query, args)
+    engine = open_engine(args)
+
+    def one(query: str) -> dict[str, Any]:
+        hits = engine.search(query, args.top_k, args.retriever, source=args.source)
+        return {"query": query, "hits": [h.to_dict() for h in hits]}
+
+    return _run_queries(args.query, args.json, one, _print_hits, key="query")
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    """``citeqa ask``: print a cited answer to a question (or to each stdin line)."""
+    _precheck(args.question, args)
+    engine = open_engine(args)
+
+    def one(question: str) -> dict[str, Any]:
+        return engine.ask(question, args.top_k).to_dict()
+
+    return _run_queries(args.question, args.json, one, _print_answer, key="question")
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """``citeqa eval``: score the retrievers on the eval set, or fit the abstention threshold with ``--calibrate``."""
+    from citeqa.eval.dataset import load_eval_set
+    from citeqa.eval.peer import PeerBM25
+    from citeqa.eval.report import markdown, write_report
+    from citeqa.eval.run import RETRIEVER_NAMES, run_eval
+
+    if args.calibrate:
+        return _calibrate(args)
+    questions = load_eval_set(args.eval_set, args.split)
+    engine = open_engine(args)
+    names = RETRIEVER_NAMES if args.retriever == "all" else (args.retriever,)
+    peer = PeerBM25.from_documents(list(engine.documents())).search if "peer" in names else None
+    reports = run_eval(engine, questions, names, peer_search=peer, progress=not args.quiet)
+    summary = {
+        "questions": len(questions),
+        "split": args.split,
+        "model": engine.embedder.name,
+        "retrievers": {n: r.metrics() for n, r in reports.items()},
+    }
+    if args.report:
+        for path in write_report(summary, args.report):
+            print(f"wrote {path}", file=sys.stderr)
+    if args.json:
+        _print_json(summary)
+    else:
+        print(markdown(summary))
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from citeqa.eval.calibrate import calibrate, collect
+    from citeqa.eval.dataset import load_eval_set
+
+    split = args.split or "dev"
+    questions = load_eval_set(args.eval_set, split)
+    result = calibrate(collect(open_engine(args), questions), args.max_false_abstain)
+    out = {"split": split, **asdict(result)}
+    if args.json:
+        _print_json(out)
+    else:
+        s = result.settings
+        print(f"calibrated on {split}: {result.answerable} answerable, {result.unanswerable} unanswerable questions")
+        print(f"abstains on {result.abstain_recall:.1%} of unanswerable, wrongly on {result.false_abstain_rate:.1%}")
+        print(
+            f"threshold {s.threshold}  coverage weight {s.w_coverage}  type penalty {s.type_penalty}  "
+            f"slot slack {s.slot_slack}  cross-lingual bonus {s.cross_lingual_bonus}"
+        )
+    return 0
+
+
+def _run_queries(
+    text: str,
+    as_json: bool,
+    one: Callable[[str], dict[str, Any]],
+    show: Callable[[dict[str, Any]], None],
+    *,
+    key: str,
+) -> int:
+    """One query, or with '-' one per stdin line: JSON Lines in order; a bad line gets an error object."""
+    if text != "-":
+        result = one(text)
+        _print_json(result) if as_json else show(result)
+        return 0
+    failed = 0
+    for line in _stdin_lines():
+        try:
+            result = one(line)
+        except CiteqaError as exc:
+            failed += 1
+            result = {key: line, "error": str(exc)}
+            if not as_json:
+                print(f"citeqa: error: {exc}", file=sys.stderr)
+                continue
+        _print_json(result) if as_json else show(result)
+        sys.stdout.flush()
+    return EXIT_USAGE if failed else 0
+
+
+def _stdin_lines() -> Iterator[str]:
+    if sys.stdin is None:  # started with stdin closed (`<&-`): no questions
+        return
+    for raw in sys.stdin:
+        yield raw.rstrip("\r\n")
+
+
+def _print_json(obj: Any, indent: int | None = None) -> None:
+    print(json.dumps(obj, ensure_ascii=False, indent=indent))
+
+
+def _print_hits(result: dict[str, Any]) -> None:
+    for n, h in enumerate(result["hits"], start=1):
+        print(f"{n}. {h['label']}  [{h['source']}]  score {h['score']:.4f}")
+        print(f"   {h['text']}\n")
+    if not result["hits"]:
+        print("no matching passages")
+
+
+def _print_answer(result: dict[str, Any]) -> None:
+    print(result["answer"])
+    if result["citations"]:
+        print()
+    for n, h in enumerate(result["citations"], start=1):
+        quote = h["text"][h.get("quote_start", 0) : h.get("quote_end", len(h["text"]))]
+        print(f"[{n}] {h['label']} — {quote}")
+
+
+def _report_skipped(skipped: Sequence[Any]) -> None:
+    for s in skipped:
+        print(f"citeqa: skipped {s.reason}", file=sys.stderr)
+
+
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """``citeqa serve``: the chat, the REST API and the embed page on one port."""
+    from citeqa.ui.config import ServeSettings
+    from citeqa.ui.serve import serve
+
+    web = ServeSettings.from_env(host=args.host, port=args.port, root_path=args.root_path)
+    return serve(settings_from(args), web, index_dir=args.index, log_level=args.log_level)

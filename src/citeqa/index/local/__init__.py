@@ -1,0 +1,1 @@
+"""The local backend: FAISS and BM25 files in a directory of generations switched atomically."""
