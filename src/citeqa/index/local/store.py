@@ -17,6 +17,7 @@ half-way leaves the previous generation live, and readers never see a half-writt
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -68,8 +69,9 @@ def write_generation(index_dir: Path, data: IndexData, log: Callable[[str], None
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(gen, ignore_errors=True)
+        full = exc.errno in (None, errno.ENOSPC, errno.EDQUOT)  # a short write reports no errno
         raise IndexStateError(
-            f"cannot write the index at {index_dir}: {exc.strerror or exc}; "
+            f"cannot write the index at {index_dir}: {exc.strerror or exc}{' (is the disk full?)' if full else ''}; "
             "the partial files were removed and the previous index is unchanged"
         ) from exc
     _verify(gen)  # before CURRENT points at it, so a bad write never goes live
