@@ -100,9 +100,14 @@ def fake_milvus_engine(bundled, fake_embedder, tmp_path_factory) -> Engine:
 
 @pytest.fixture(scope="session")
 def _real_dirs(tmp_path_factory) -> dict[str, str]:
-    """A private model cache and data dir: the user's own model and index are never touched."""
+    """A private model cache and data dir (the user's own model and index are never touched), and one
+    torch thread: on a busy 2-core machine torch's two spin-waiting threads make each question several
+    times slower (docs/benchmarks.md); the answers are the same.
+    """
     base = tmp_path_factory.mktemp("real")
-    return {"CITEQA_CACHE_DIR": str(base / "cache"), "CITEQA_DATA_DIR": str(base / "data")}
+    return {
+        "CITEQA_CACHE_DIR": str(base / "cache"), "CITEQA_DATA_DIR": str(base / "data"), "CITEQA_TORCH_THREADS": "1",
+    }
 
 
 def _without_citeqa_vars() -> dict[str, str]:

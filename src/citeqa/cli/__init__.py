@@ -15,13 +15,13 @@ from pathlib import Path
 
 from citeqa import __version__
 from citeqa.cli import commands
-from citeqa.cli.commands import EXIT_USAGE, open_engine, settings_from
+from citeqa.cli.commands import EXIT_USAGE
 from citeqa.errors import CiteqaError
 from citeqa.settings import RETRIEVERS, Backend, IndexKind
 
 COMMANDS = ("chunks", "index", "search", "ask", "eval", "serve")
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
-__all__ = ["build_parser", "main", "open_engine", "settings_from"]
+__all__ = ["build_parser", "main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,6 +6,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterable
+from functools import lru_cache
 
 from citeqa.text.fold import fold
 
@@ -25,14 +26,28 @@ def quoted_terms(texts: Iterable[str]) -> list[str]:
     return sorted(t for t in terms if t and " " not in t)
 
 
+@lru_cache(maxsize=1)
+def _default_dictionary() -> tuple[dict[str, int], int]:
+    """Jieba's default dictionary, read once per process (~1 s): every tokenizer starts from a copy."""
+    import jieba
+
+    logging.getLogger("jieba").setLevel(logging.WARNING)
+    base = jieba.Tokenizer()
+    base.initialize()
+    return base.FREQ, base.total
+
+
 class Tokenizer:
     """A jieba tokenizer with its own dictionary (no global jieba state is touched)."""
 
     def __init__(self, user_words: Iterable[str] = ()) -> None:
         import jieba
 
-        logging.getLogger("jieba").setLevel(logging.WARNING)
+        freq, total = _default_dictionary()
         self._jieba = jieba.Tokenizer()
+        # A copy of the dictionary read once, the state jieba's own initialize() leaves: add_word
+        # below changes this tokenizer's copy only.
+        self._jieba.FREQ, self._jieba.total, self._jieba.initialized = dict(freq), total, True
         self._lock = threading.Lock()  # jieba initialises lazily and is not thread-safe while doing it
         self.user_words = tuple(sorted({fold(w) for w in user_words}))
         for word in self.user_words:

@@ -121,9 +121,8 @@ def build_router(engine: Engine) -> APIRouter:
     def ask_wrong_method() -> JSONResponse:
         return wrong_method("use POST with a JSON body {\"question\": \"...\"}", "POST")
 
-    @router.api_route(
-        "/api/search", methods=["GET", "HEAD"], tags=["qa"], responses={200: {"model": SearchOut}, **ERRORS}
-    )
+    @router.api_route("/api/search", methods=["HEAD"], include_in_schema=False)
+    @router.get("/api/search", tags=["qa"], responses={200: {"model": SearchOut}, **ERRORS})
     def search(
         q: str = Query(description="the query"),
         k: int | None = Query(default=None, ge=1, le=MAX_TOP_K, description="number of passages (default 5)"),

@@ -1,4 +1,4 @@
-"""The chat and the embed demos in real headless Chromium, against real ``citeqa serve`` processes.
+"""The chat and the embed demos in real headless Chromium, against the real engine served in process.
 
 Screenshots go to ``test-artifacts/``. Needs Debian's ``chromium`` and ``fonts-noto-cjk``
 (``make browser``); the tests are skipped with a reason when the browser is missing.
@@ -9,21 +9,15 @@ from __future__ import annotations
 import html
 import re
 import shutil
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from test_api import ALLOWED, PREFIX, TOKEN, free_port, run_server
+from support import ARTIFACTS, PREFIX, TOKEN
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-REPO = Path(__file__).resolve().parents[1]
-ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -46,52 +40,16 @@ def browser() -> Iterator[object]:
         b.close()
 
 
-class HostSite:
-    """Another origin (an intranet page on another port) serving pages made of the copied snippets."""
-
-    def __init__(self) -> None:
-        self.pages: dict[str, str] = {}
-        pages = self.pages
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = pages.get(self.path)
-                self.send_response(200 if body is not None else 404)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.end_headers()
-                self.wfile.write((body or "not found").encode())
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.origin = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+@pytest.fixture(scope="module")
+def server(real_server) -> str:
+    """No token, served at "/", and the host site's origin allowed for CORS (conftest)."""
+    return real_server
 
 
 @pytest.fixture(scope="module")
-def host_site() -> Iterator[HostSite]:
-    site = HostSite()
-    yield site
-    site.httpd.shutdown()
-    site.httpd.server_close()
-
-
-@pytest.fixture(scope="module")
-def server(real_env, host_site) -> Iterator[str]:
-    """No token, served at "/", and the host site's origin allowed for CORS."""
-    env = {k: v for k, v in real_env.items() if k != "CITEQA_ACCESS_TOKEN"}
-    env["CITEQA_CORS_ORIGINS"] = host_site.origin
-    with run_server(env) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def guarded(real_env) -> Iterator[str]:
-    """Under a sub-path with an access token: what an intranet reverse proxy would put in front."""
-    env = {**real_env, "CITEQA_ACCESS_TOKEN": TOKEN, "CITEQA_CORS_ORIGINS": ALLOWED}
-    with run_server(env, "--root-path", PREFIX, prefix=PREFIX) as base:
-        yield base
+def guarded(guarded_real_server) -> str:
+    """Under a sub-path with an access token: what an intranet reverse proxy would put in front (conftest)."""
+    return guarded_real_server
 
 
 class Page:

@@ -1,54 +1,16 @@
-"""The benchmark scripts run (--quick) and print a final JSON line with their figures; no timing asserted."""
+"""The benchmark scripts run (--quick) and print a final JSON line with their figures; no timing asserted.
+
+``bench_pipeline.py`` needs the real model: tests/model/test_real_bench_pipeline.py.
+"""
 
 from __future__ import annotations
 
-import json
-import math
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
-
-
-def run_bench(script: str, *args: str, timeout: float = 600) -> tuple[subprocess.CompletedProcess[str], dict]:
-    proc = subprocess.run(
-        [sys.executable, str(BENCH / script), *args],
-        capture_output=True, text=True, timeout=timeout, check=False, cwd=BENCH.parent,
-    )
-    assert proc.returncode == 0, f"{script} exited {proc.returncode}:\n{proc.stderr[-3000:]}"
-    lines = proc.stdout.strip().splitlines()
-    assert lines, f"{script} printed nothing on stdout"
-    return proc, json.loads(lines[-1])
-
-
-def assert_latency(summary: dict) -> None:
-    assert summary["n"] > 0
-    for key in ("p50_ms", "p95_ms", "p99_ms"):
-        assert math.isfinite(summary[key]) and summary[key] >= 0
-    assert summary["p50_ms"] <= summary["p95_ms"] <= summary["p99_ms"]
-
-
-def assert_machine(m: dict) -> None:
-    assert m["nproc"] >= 1 and m["cpu_model"] and len(m["loadavg"]) == 3
-
-
-@pytest.mark.slow
-def test_bench_pipeline_quick() -> None:
-    _, out = run_bench("bench_pipeline.py", "--quick")
-    assert out["benchmark"] == "pipeline" and out["quick"] is True
-    assert_machine(out["machine_start"])
-    for key in ("import_s", "prepare_s", "model_load_s", "index_build_s", "index_open_s"):
-        assert out["timings_s"][key] >= 0
-    assert out["converted"] is True  # a private, empty cache: the model was really converted
-    assert out["passages"] > 0 and out["sentences"] >= out["passages"]
-    for name in ("encode", "dense", "bm25", "hybrid", "ask"):
-        assert_latency(out["warm"][name])
-    cold = out["cold_start"]
-    assert cold["runs"] == len(cold["wall_s"]) >= 1 and cold["median_s"] > 0
-    assert out["peak_rss_mib"] > 0 and out["peak_rss_children_mib"] > 0
+from support import BENCH, assert_latency, assert_machine, run_bench
 
 
 def test_bench_scale_quick() -> None:

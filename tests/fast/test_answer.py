@@ -1,9 +1,11 @@
-"""Cited answers: every marker verified over the whole dev set, abstention, question types."""
+"""Cited answers with the fake model: every marker verified over the whole dev set, abstention, question types.
+
+The same checks with the real model are in tests/model/test_real_answers.py.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import re
 
 import pytest
 
@@ -11,28 +13,7 @@ from citeqa.eval.dataset import load_eval_set
 from citeqa.qa.extractive import ExtractiveAnswerer
 from citeqa.qa.grounding import AbstainSettings, Evidence, decide, grounding_score
 from citeqa.qa.slots import numbers_found, question_type
-from citeqa.qa.types import Answer
-
-MARKER = re.compile(r"\[(\d+)\]")
-
-
-def assert_markers_verified(a: Answer) -> None:
-    """Marker n cites citations[n-1]; its quote is verbatim in that passage and stands right before it."""
-    markers = [int(m) for m in MARKER.findall(a.answer)]
-    if not a.grounded:
-        assert markers == [], a.answer
-        return
-    assert markers == list(range(1, len(a.citations) + 1)), (a.answer, len(a.citations))
-    for n, cite in enumerate(a.citations, start=1):
-        text = cite.passage.text
-        assert cite.quote_start is not None and cite.quote_end is not None
-        assert 0 <= cite.quote_start < cite.quote_end <= len(text)
-        quote = text[cite.quote_start : cite.quote_end]
-        assert f"{quote}[{n}]" in a.answer, (quote, a.answer)
-    d = a.to_dict()
-    assert set(d) == {"question", "answer", "grounded", "citations"}
-    for c in d["citations"]:
-        assert c["text"][c["quote_start"] : c["quote_end"]] in d["answer"]
+from support import assert_markers_verified
 
 
 def _always_answering(engine):
@@ -161,21 +142,6 @@ def test_the_answer_type_must_stand_where_the_subject_is(fake_engine):
     assert ev is not None and ev.slot_gap is not None and ev.slot_gap > AbstainSettings().slot_slack
     ev = fake_engine.answerer.explain("駐孟買辦事處何時揭牌？").evidence
     assert ev is not None and ev.slot_gap == 0.0
-
-
-@pytest.mark.slow
-def test_markers_verified_on_every_dev_question_real_model(real_engine):
-    for q in load_eval_set(None, "dev"):
-        assert_markers_verified(real_engine.ask(q.question))
-
-
-@pytest.mark.slow
-def test_done_when_arms_sales_and_taipei_101(real_engine):
-    a = real_engine.ask("拜登政府宣布對台軍售幾次？")
-    assert a.grounded and "19" in a.answer and "[1]" in a.answer
-    c = a.citations[0]
-    assert "19 度" in c.passage.text[c.quote_start : c.quote_end]
-    assert not real_engine.ask("台北101有多高？").grounded
 
 
 @pytest.mark.parametrize(

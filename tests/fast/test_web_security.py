@@ -16,7 +16,7 @@ import pytest
 
 from citeqa.ui.app import create_app
 from citeqa.ui.config import ServeSettings
-from conftest import live_server
+from support import live_server
 
 TOKEN = "s3cret-token"
 UTOKEN = "密碼s3cret"

@@ -1,0 +1,275 @@
+"""Helpers the tests import: fake embedders, an in-process server, and the shared assertions.
+
+Fixtures live in ``conftest.py``; what a test module imports by name lives here
+(``from support import live_server``), never in another test module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from citeqa.errors import InputError
+from citeqa.qa.types import Answer
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "test-artifacts"
+
+# The web app behind a proxy sub-path, with an access token and one allowed CORS origin.
+TOKEN = "s3cret-token"
+PREFIX = "/citeqa"
+ALLOWED = "http://intranet.example"
+HIT_KEYS = {"id", "section", "label", "text", "score", "source", "start", "end"}
+ANSWER_KEYS = {"question", "answer", "grounded", "citations"}
+MARKER = re.compile(r"\[(\d+)\]")
+
+
+# --- embedders ------------------------------------------------------------------------------------
+
+
+class HashEmbedder:
+    """Character-bigram hashing into 256 dims: deterministic, instant, and similar texts get similar vectors."""
+
+    name = "hash-bigram-test"
+    dim = 256
+    fingerprint = "hash-v1"
+
+    def _vec(self, text: str) -> np.ndarray:
+        v = np.zeros(self.dim, dtype=np.float32)
+        grams = [text[i : i + 2] for i in range(max(1, len(text) - 1))]
+        for g in grams:
+            h = int.from_bytes(hashlib.blake2b(g.encode(), digest_size=4).digest(), "little")
+            v[h % self.dim] += 1.0
+        n = np.linalg.norm(v)
+        return v / n if n else v
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+    def encode_passages(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        return self.encode_queries(texts)
+
+
+class CountingEmbedder:
+    """Wraps an embedder and records every passage text it is asked to embed.
+
+    ``name`` poses as another model; ``dim`` (smaller than the inner one) cuts the vectors to size.
+    """
+
+    def __init__(self, inner, name: str | None = None, dim: int | None = None) -> None:
+        self.inner = inner
+        self.name = name or inner.name
+        self.fingerprint = inner.fingerprint
+        self.dim = dim or inner.dim
+        self.texts: list[str] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.texts)
+
+    def encode_queries(self, texts):
+        return self._fit(self.inner.encode_queries(texts))
+
+    def encode_passages(self, texts, *, progress=False):
+        self.texts.extend(texts)
+        return self._fit(self.inner.encode_passages(texts))
+
+    def _fit(self, v: np.ndarray) -> np.ndarray:
+        return v[:, : self.dim] if v.shape[1] > self.dim else v
+
+
+# --- servers --------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def live_server(app, host: str = "127.0.0.1") -> Iterator[str]:
+    """Serve ``app`` with a real uvicorn on a free 127.0.0.1 port in a thread; yield its base URL.
+
+    A real server (sockets, HTTP parsing, streaming) without a subprocess: the web tests run against
+    it with the fake engine (tests/fast) and with the real one (tests/model, tests/browser).
+    """
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind((host, 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", proxy_headers=False, timeout_graceful_shutdown=1)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the in-process server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+class HostSite:
+    """Another origin (an intranet page on another port) serving the pages put in ``pages``."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.pages: dict[str, str] = {}
+        pages = self.pages
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = pages.get(self.path)
+                self.send_response(200 if body is not None else 404)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.end_headers()
+                self.wfile.write((body or "not found").encode())
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.origin = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+# --- assertions -----------------------------------------------------------------------------------
+
+
+def assert_markers_verified(a: Answer) -> None:
+    """Marker n cites citations[n-1]; its quote is verbatim in that passage and stands right before it."""
+    markers = [int(m) for m in MARKER.findall(a.answer)]
+    if not a.grounded:
+        assert markers == [], a.answer
+        return
+    assert markers == list(range(1, len(a.citations) + 1)), (a.answer, len(a.citations))
+    for n, cite in enumerate(a.citations, start=1):
+        text = cite.passage.text
+        assert cite.quote_start is not None and cite.quote_end is not None
+        assert 0 <= cite.quote_start < cite.quote_end <= len(text)
+        quote = text[cite.quote_start : cite.quote_end]
+        assert f"{quote}[{n}]" in a.answer, (quote, a.answer)
+    d = a.to_dict()
+    assert set(d) == ANSWER_KEYS
+    for c in d["citations"]:
+        assert c["text"][c["quote_start"] : c["quote_end"]] in d["answer"]
+
+
+def assert_error(r: httpx.Response, *statuses: int) -> None:
+    """A 4xx (one of ``statuses`` when given) with a JSON body ``{"error": "<non-empty>"}``."""
+    assert 400 <= r.status_code < 500, (r.status_code, r.text)
+    if statuses:
+        assert r.status_code in statuses, (r.status_code, r.text)
+    assert r.headers["content-type"].startswith("application/json"), r.headers
+    body = r.json()
+    assert isinstance(body, dict) and isinstance(body.get("error"), str) and body["error"], body
+
+
+def assert_hit(h: dict) -> None:
+    """One hit of the JSON contract: the keys, their types, and a non-empty span."""
+    assert set(h) >= HIT_KEYS, h.keys()
+    assert isinstance(h["section"], list) and all(isinstance(s, str) for s in h["section"])
+    assert isinstance(h["score"], float)
+    assert isinstance(h["start"], int) and isinstance(h["end"], int) and h["start"] < h["end"]
+    assert h["text"] and h["label"] and h["source"]
+
+
+def assert_cited_quote(body: dict) -> None:
+    """The first citation's quote (``text[quote_start:quote_end]``) stands verbatim in the answer."""
+    first = body["citations"][0]
+    assert_hit(first)
+    qs, qe = first["quote_start"], first["quote_end"]
+    assert 0 <= qs < qe <= len(first["text"])
+    assert first["text"][qs:qe] in body["answer"]
+
+
+# --- the shared retriever suite -------------------------------------------------------------------
+
+RETRIEVERS = ["dense", "bm25", "hybrid"]
+
+
+class RetrieverSuite:
+    """The retriever contract, run on each backend: subclass it in a test module with an ``engine`` fixture."""
+
+    @pytest.mark.parametrize("name", RETRIEVERS)
+    def test_hits_are_ranked_unique_and_bounded(self, engine, name):
+        hits = engine.search("台美經濟繁榮夥伴對話", 5, name)
+        assert 1 <= len(hits) <= 5
+        scores = [h.score for h in hits]
+        assert scores == sorted(scores, reverse=True)
+        assert len({h.id for h in hits}) == len(hits)
+
+    @pytest.mark.parametrize("name", RETRIEVERS)
+    def test_finds_the_mumbai_passage(self, engine, name):
+        hits = engine.search("駐孟買辦事處何時揭牌", 3, name)
+        assert any("孟買" in h.passage.text for h in hits)
+
+    @pytest.mark.parametrize("name", RETRIEVERS)
+    def test_hit_dict_follows_the_contract(self, engine, name):
+        d = engine.search("WHO", 1, name)[0].to_dict()
+        assert set(d) == HIT_KEYS
+        assert isinstance(d["section"], list) and isinstance(d["score"], float)
+
+    @pytest.mark.parametrize("bad", ["", "   ", "\x00\x01", 42])
+    def test_bad_queries_are_refused(self, engine, bad):
+        with pytest.raises(InputError):
+            engine.search(bad, 5)
+
+    @pytest.mark.parametrize("k", [0, -1, 101])
+    def test_bad_k_is_refused(self, engine, k):
+        with pytest.raises(InputError, match="top-k"):
+            engine.search("外交", k)
+
+
+# --- the benchmark scripts ------------------------------------------------------------------------
+
+BENCH = REPO / "benchmarks"
+
+
+def run_bench(script: str, *args: str, timeout: float = 600) -> tuple[subprocess.CompletedProcess[str], dict]:
+    """Run ``benchmarks/<script>``; it must exit 0 and end stdout with one JSON line of figures."""
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / script), *args],
+        capture_output=True, text=True, timeout=timeout, check=False, cwd=REPO,
+    )
+    assert proc.returncode == 0, f"{script} exited {proc.returncode}:\n{proc.stderr[-3000:]}"
+    lines = proc.stdout.strip().splitlines()
+    assert lines, f"{script} printed nothing on stdout"
+    return proc, json.loads(lines[-1])
+
+
+def assert_latency(summary: dict) -> None:
+    assert summary["n"] > 0
+    for key in ("p50_ms", "p95_ms", "p99_ms"):
+        assert math.isfinite(summary[key]) and summary[key] >= 0
+    assert summary["p50_ms"] <= summary["p95_ms"] <= summary["p99_ms"]
+
+
+def assert_machine(m: dict) -> None:
+    assert m["nproc"] >= 1 and m["cpu_model"] and len(m["loadavg"]) == 3
