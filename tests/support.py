@@ -34,7 +34,8 @@ TOKEN = "s3cret-token"
 PREFIX = "/citeqa"
 ALLOWED = "http://intranet.example"
 HIT_KEYS = {"id", "section", "label", "text", "score", "source", "start", "end"}
-ANSWER_KEYS = {"question", "answer", "grounded", "citations"}
+# The contract: question, answer, grounded, citations; then outcome and confidence, added later.
+ANSWER_KEYS = {"question", "answer", "grounded", "citations", "outcome", "confidence"}
 MARKER = re.compile(r"\[(\d+)\]")
 
 

@@ -25,7 +25,7 @@ def test_markers_verified_on_every_dev_question_fake_model(fake_engine):
     answerer = _always_answering(fake_engine)
     for q in load_eval_set(None, "dev"):
         a = answerer.answer(q.question)
-        assert a.grounded
+        assert a.grounded or not q.answerable  # "hi" or "?" still gets no quote: nothing to search for
         assert_markers_verified(a)
 
 
@@ -107,7 +107,8 @@ def test_question_types(question, kind, unit, sentence, ok):
     [
         ("第 53 屆 APPU 年會預定在台灣哪個城市舉行？", "出席 APPU 第 52 屆年會", False),
         ("第 53 屆 APPU 年會預定在台灣哪個城市舉行？", "爭取第 53 屆年會在台舉辦", True),
-        ("林佳龍部長 10 月和 11 月兩次出訪，分別去了哪些國家？", "10 月訪問瓜地馬拉 11 月訪問歐洲", True),
+        ("林佳龍部長 10 月和 11 月兩次出訪，分別去了哪些國家？", "訪問瓜地馬拉 訪問歐洲", None),  # dates say when
+        ("APPU 第 53 屆年會 8 月在哪裡開？", "第 53 屆年會在台舉辦", True),  # the month is not required
         ("2024 年有幾位美國州長訪台？", "本年 6 位州長率團訪台", None),  # years are often relative in the text
         ("What happened at the 52nd APPU assembly?", "第 53 屆", None),  # English numbers do not carry over
         ("台灣援助烏克蘭多少錢？", "任何句子", None),

@@ -10,13 +10,18 @@ from pathlib import Path
 import pytest
 
 from citeqa.errors import InputError
-from citeqa.eval.dataset import BUNDLED_EVAL_SET, KINDS, SPLITS, EvalQuestion, load_eval_set
+from citeqa.eval.dataset import BUNDLED_EVAL_SET, KINDS, NOT_ANSWERABLE, SPLITS, EvalQuestion, load_eval_set
 
 HEADER = "2024 年外交工作回顧"
 CORPUS = files("citeqa.corpus").joinpath("data", "mofa-2024-review.zh-TW.txt").read_text(encoding="utf-8")
 LINES = CORPUS.split("\n")
 
-MIN_PER_KIND = {"paraphrase": 20, "simplified": 20, "english": 20, "multi": 12, "unanswerable": 40}
+MIN_PER_KIND = {
+    "paraphrase": 20, "simplified": 20, "english": 20, "multi": 12, "unanswerable": 40,
+    "user": 60, "offtopic": 80, "conversation": 40,
+}
+# Kinds written alongside the system, split half/half by kind; the blind batches keep their writer's split.
+STRATIFIED = ("fact", "paraphrase", "simplified", "english", "multi")
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +68,7 @@ def test_answerable_consistency(questions):
         if q.answerable:
             assert q.evidence and q.answers, q.id
         else:
-            assert q.kind == "unanswerable"
+            assert q.kind in NOT_ANSWERABLE
             assert not q.evidence and not q.answers, q.id
 
 
@@ -81,9 +86,36 @@ def test_counts_per_kind_and_split(questions):
         assert per_kind[kind] >= minimum, (kind, per_kind[kind])
     assert per_cell[("unanswerable", "dev")] >= 20
     assert per_cell[("unanswerable", "test")] >= 20
-    for kind in KINDS:  # stratified roughly half/half
+    for kind in STRATIFIED:  # stratified roughly half/half
         dev, test = per_cell[(kind, "dev")], per_cell[(kind, "test")]
         assert abs(dev - test) <= max(2, (dev + test) // 10), (kind, dev, test)
+    for kind in ("user", "offtopic", "conversation"):  # tuned on dev, reported on test
+        assert per_cell[(kind, "dev")] >= 20 and per_cell[(kind, "test")] >= 30, kind
+
+
+def test_held_out_batch_stays_out_of_calibration(questions):
+    """The third blind batch is test only; each other blind writer is on one side, but the generic one."""
+    splits: dict[str, set[str]] = {}
+    for q in questions:
+        splits.setdefault(q.batch, set()).add(q.split)
+    assert splits["heldout-w4"] == {"test"}
+    assert splits["blind-w2"] == {"dev"} and splits["blind-w3"] == {"test"}
+    assert sum(q.batch == "heldout-w4" for q in questions) >= 70
+
+
+def test_background_bank_shares_no_question_with_the_eval_set(questions):
+    """The relevance gate's generic bank is not the eval set in disguise."""
+    import re
+    import unicodedata
+
+    def norm(text: str) -> str:
+        return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", text).lower())
+
+    bank = files("citeqa.qa").joinpath("data", "background.jsonl").read_text(encoding="utf-8")
+    texts = [json.loads(line)["text"] for line in bank.splitlines() if line.strip()]
+    assert len(texts) >= 300
+    asked = {norm(q.question) for q in questions}
+    assert not [t for t in texts if norm(t) in asked]
 
 
 def test_simplified_and_english_questions_look_right(questions):
@@ -91,7 +123,7 @@ def test_simplified_and_english_questions_look_right(questions):
         has_han = any("\u4e00" <= ch <= "\u9fff" for ch in q.question)
         if q.kind == "english":
             assert not has_han, q.id
-        elif q.kind != "unanswerable":
+        elif q.kind in STRATIFIED:
             assert has_han, q.id
 
 

@@ -91,12 +91,21 @@ def test_good_reply_is_kept_with_verified_citation(engine):
     assert "[1]" in req["body"]["messages"][-1]["content"]  # the passages are numbered for the model
 
 
-@pytest.mark.parametrize("mode", ["hallucinated", "unsupported", "garbage", "http500", "slow", "notfound", ""])
+@pytest.mark.parametrize("mode", ["hallucinated", "unsupported", "garbage", "http500", "slow", ""])
 def test_unverifiable_or_failed_replies_fall_back_to_the_quote(engine, mode):
     SCRIPT["孟買"] = mode or "   "
     a = engine.ask(Q)
     extractive = engine.answerer.answer(Q)
     assert a == extractive  # the extractive answer, verbatim quotes and all
+
+
+def test_the_models_not_in_documents_marker_is_honoured(engine):
+    """The model read the passages and says they do not answer: the user is told so, with the passages."""
+    SCRIPT["孟買"] = "notfound"
+    a = engine.ask(Q)
+    assert a.outcome == "not_found" and not a.grounded and "沒有找到" in a.answer
+    assert a.citations and all(c.quote_start is None for c in a.citations)  # reference only, no markers
+    assert engine.answerer.answer(Q).grounded  # the extractive answerer alone would have quoted
 
 
 def test_unsupported_sentence_is_dropped_supported_one_kept(engine):

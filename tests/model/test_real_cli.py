@@ -17,7 +17,7 @@ import pytest
 
 from citeqa.index.local.store import read_generation
 from documents import MD_TEXT, bad_files, mixed_folder
-from support import HIT_KEYS
+from support import ANSWER_KEYS, HIT_KEYS
 
 
 def run(capsys, cli, *argv: str, stdin: str | None = None, monkeypatch=None) -> tuple[int, str, str]:
@@ -54,7 +54,7 @@ def test_ask_json_contract(real_cli, capsys):
     code, out, err = run(capsys, real_cli, "ask", "--json", "拜登政府宣布對台軍售幾次？")
     assert code == 0, err
     d = json.loads(out)
-    assert set(d) == {"question", "answer", "grounded", "citations"}
+    assert set(d) == ANSWER_KEYS
     assert d["grounded"] is True and "19" in d["answer"] and "[1]" in d["answer"]
     c = d["citations"][0]
     assert "19 度" in c["text"][c["quote_start"] : c["quote_end"]]

@@ -9,18 +9,37 @@ import json
 
 from citeqa.eval.dataset import BUNDLED_EVAL_SET
 
-# The CI gate, on the test split (never tuned on). Floors and ceiling set from measurement, a few
-# questions below it (measured R@5 0.976, MRR 0.883, accuracy 0.895, abstained 0.652, wrongly 0.035); README.
-GATE = {"R@5": 0.95, "MRR@10": 0.84, "answer_accuracy": 0.87, "abstain_recall": 0.6}
-# A ceiling on wrong abstentions, so that abstaining more cannot buy the abstention floor.
-CEILING = {"false_abstain_rate": 0.06}
+# The CI gate, on the test split (never tuned on). Floors and ceilings set from measurement, a few
+# questions below it (measured on the 446-question test split: R@5 0.979, MRR 0.894, accuracy 0.919,
+# near misses declined 0.623, off-topic declined 0.839, conversation turns recognised 1.0, answerable
+# wrongly declined 0.024); README, "Measured".
+GATE = {
+    "R@5": 0.95, "MRR@10": 0.86, "answer_accuracy": 0.90, "abstain_recall": 0.58, "offtopic_declined": 0.80,
+    "conversation_recognised": 0.94,
+}
+# A ceiling on wrong abstentions, so that abstaining more cannot buy the floors.
+CEILING = {"false_abstain_rate": 0.045}
+# The third blind batch, kept out of calibration entirely (measured: off-topic 1.0, conversation 1.0,
+# answerable wrongly declined 0.0, accuracy 0.958).
+HELD_OUT_GATE = {"offtopic_declined": 0.9, "conversation_recognised": 0.85, "answer_accuracy": 0.87}
+HELD_OUT_CEILING = {"false_abstain_rate": 0.09}
+
+
+def _failures(m, floors, ceilings):
+    failed = {k: (m[k], v) for k, v in floors.items() if m[k] < v}
+    return failed | {k: (m[k], v) for k, v in ceilings.items() if m[k] > v}
 
 
 def test_quality_gate_on_test_split(real_test_split_eval):
     m = real_test_split_eval["hybrid"].metrics()
-    assert m["questions"] == 209
-    failed = {k: (m[k], v) for k, v in GATE.items() if m[k] < v}
-    failed |= {k: (m[k], v) for k, v in CEILING.items() if m[k] > v}
+    assert m["questions"] == 446
+    failed = _failures(m, GATE, CEILING)
+    assert not failed, f"below the gate (measured, threshold): {failed}"
+
+
+def test_quality_gate_on_the_held_out_blind_batch(real_test_split_eval):
+    m = real_test_split_eval["hybrid"].metrics()["by_batch"]["heldout-w4"]
+    failed = _failures(m, HELD_OUT_GATE, HELD_OUT_CEILING)
     assert not failed, f"below the gate (measured, threshold): {failed}"
 
 

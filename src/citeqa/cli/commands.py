@@ -143,14 +143,18 @@ def _calibrate(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(out)
     else:
-        s = result.settings
-        print(f"calibrated on {split}: {result.answerable} answerable, {result.unanswerable} unanswerable questions")
-        print(f"abstains on {result.abstain_recall:.1%} of unanswerable, wrongly on {result.false_abstain_rate:.1%}")
+        print(f"calibrated on {split}: {result.answerable} answerable, {result.unanswerable} other questions")
         print(
-            f"threshold {s.threshold}  coverage weight {s.w_coverage}  type penalty {s.type_penalty}  "
-            f"slot slack {s.slot_slack}  cross-lingual bonus {s.cross_lingual_bonus}"
+            f"declines {result.abstain_recall:.1%} of near misses, {_pct(result.offtopic_declined)} of off-topic; "
+            f"recognises {_pct(result.conversation_recognised)} of conversation turns; "
+            f"wrongly declines {result.false_abstain_rate:.1%} of answerable"
         )
+        print("settings:", ", ".join(f"{k}={v}" for k, v in asdict(result.settings).items()))
     return 0
+
+
+def _pct(v: float | None) -> str:
+    return "—" if v is None else f"{v:.1%}"
 
 
 def _run_queries(

@@ -1,43 +1,58 @@
-"""Calibrate the abstention decision on a dev split.
+"""Calibrate the answer / not found / conversation decision on a dev split.
 
-For every question the answerer reports its evidence (best sentence cosine, key-term coverage,
-where the expected answer type stands, quoted numbers). A grid over the weights and the slot
-slack, and every useful threshold, is searched for the setting that abstains on the most unanswerable questions while
-wrongly abstaining on at most ``max_false_abstain`` of the answerable ones.
+For every question the answerer reports its evidence once (sentence cosine, key-term coverage,
+where the expected answer type stands, quoted numbers, the background bank's best matches, term
+support). A grid over the weights, the slot slack and the conversation margin, with every useful
+threshold, is searched for the setting that declines the most questions the documents do not
+answer — each slice counted alike: on-topic near misses and off-topic questions declined,
+conversation turns recognised as such — while wrongly declining at most ``max_false_abstain`` of the
+answerable ones. Then a logistic maps the chosen score to a confidence (P(the quote is right)).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import product
 
-from citeqa.errors import InputError
-from citeqa.eval.dataset import EvalQuestion
-from citeqa.qa.engine import Engine
-from citeqa.qa.grounding import AbstainSettings, Evidence, grounding_score
+import numpy as np
 
-_W_COVERAGE = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
-_TYPE_PENALTY = (0.0, 0.02, 0.05, 0.1, 0.2, 0.5)
-_CROSS_LINGUAL = (0.0, 0.01, 0.02, 0.03, 0.04, 0.05)
-_SLOT_SLACK = (0.0, 0.05, 0.1, 0.2, 0.3)
+from citeqa.errors import InputError
+from citeqa.eval.dataset import CONVERSATION, OFFTOPIC, UNANSWERABLE, EvalQuestion
+from citeqa.eval.metrics import answer_correct
+from citeqa.qa.engine import Engine
+from citeqa.qa.grounding import AbstainSettings, Evidence
+
+_W_COVERAGE = (0.0, 0.05, 0.1, 0.2)
+_TYPE_PENALTY = (0.0, 0.1, 0.2)
+_CROSS_LINGUAL = (0.0, 0.02, 0.04)
+_SLOT_SLACK = (0.05, 0.1, 0.2)
+_W_BACKGROUND = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0)
+_W_SUPPORT = (0.0, 0.05, 0.1, 0.2)
+_MARGINS = (0.02, 0.03, 0.04, 0.05, 0.06, 0.08, math.inf)
 
 
 @dataclass(frozen=True)
 class Sample:
-    """One eval question's label and the answerer's evidence for it (None when nothing was retrieved)."""
+    """One eval question: its kind, the answerer's evidence (None: nothing retrieved), and the quote's correctness."""
 
+    kind: str
     answerable: bool
     evidence: Evidence | None
+    content_free: bool = False
+    quote_correct: bool = False  # the quote it would give contains an expected answer
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """The chosen abstention settings with the rates they reach on the calibration split."""
+    """The chosen settings with the rates they reach on the calibration split."""
 
     settings: AbstainSettings
-    abstain_recall: float
+    abstain_recall: float  # on-topic near misses declined
+    offtopic_declined: float | None
+    conversation_recognised: float | None
     false_abstain_rate: float
     answerable: int
     unanswerable: int
@@ -45,38 +60,140 @@ class Calibration:
 
 def collect(engine: Engine, questions: Sequence[EvalQuestion]) -> list[Sample]:
     """Run the answerer once per question and keep its evidence, so the grid search needs no model."""
-    return [Sample(q.answerable, engine.answerer.explain(q.question).evidence) for q in questions]
+    out = []
+    for q in questions:
+        ex = engine.answerer.explain(q.question)
+        right = q.answerable and ex.answer is not None and answer_correct(ex.answer.answer, q.answers)
+        out.append(Sample(q.kind, q.answerable, ex.evidence, ex.content_free, right))
+    return out
+
+
+class _Columns:
+    """The samples' evidence as arrays, so one setting is scored over all of them at once."""
+
+    def __init__(self, samples: Sequence[Sample]) -> None:
+        ev = [s.evidence for s in samples]
+        has = np.array([e is not None for e in ev])
+        self.has = has
+
+        def col(name: str, missing: float) -> np.ndarray:
+            return np.array([
+                missing if e is None or getattr(e, name) is None else float(getattr(e, name)) for e in ev
+            ])
+
+        self.cos = col("sentence_cosine", -9.0)
+        self.cov = col("coverage", np.nan)
+        self.gap = col("slot_gap", -1.0)
+        self.numbers_missing = np.array([e is not None and e.numbers_quoted is False for e in ev])
+        self.chat = col("chat_cosine", np.nan)
+        self.generic = col("generic_cosine", np.nan)
+        self.background = col("background_cosine", np.nan)
+        self.support = col("term_support", 1.0)
+        self.content_free = np.array([s.content_free for s in samples])
+
+    def score(self, s: AbstainSettings) -> np.ndarray:
+        lexical = np.where(np.isnan(self.cov), s.cross_lingual_bonus, s.w_coverage * np.nan_to_num(self.cov))
+        missing = (self.gap > s.slot_slack) | self.numbers_missing
+        background = self.background
+        contrast = np.where(np.isnan(background), 0.0, np.maximum(0.0, np.nan_to_num(background) - self.cos))
+        score = self.cos + lexical - s.type_penalty * missing - s.w_background * contrast
+        return np.where(self.has, score - s.w_support * (1.0 - self.support), -np.inf)
+
+    def conversation(self, margin: float) -> np.ndarray:
+        chat = np.nan_to_num(self.chat, nan=-9.0)
+        return self.has & (chat > np.nan_to_num(self.generic, nan=9.0)) & (chat - self.cos >= margin)
 
 
 def calibrate(samples: Sequence[Sample], max_false_abstain: float = 0.03) -> Calibration:
-    """The best setting under the false-abstention cap (ties: the lower threshold)."""
-    pos = [s for s in samples if s.answerable]
-    neg = [s for s in samples if not s.answerable]
-    if not pos or not neg:
+    """The best setting under the false-abstention cap (ties: fewer answerable questions lost)."""
+    answerable = np.array([s.answerable for s in samples])
+    kinds = np.array([s.kind for s in samples])
+    slices = [k for k in (UNANSWERABLE, OFFTOPIC, CONVERSATION) if (kinds == k).any()]
+    if not answerable.any() or not slices:
         raise InputError("calibration needs answerable and unanswerable questions in the eval set")
-    best: Calibration | None = None
-    allowed = int(max_false_abstain * len(pos))  # answerable questions we may lose
-    for wc, tp, cl, ss in product(_W_COVERAGE, _TYPE_PENALTY, _CROSS_LINGUAL, _SLOT_SLACK):
-        probe = AbstainSettings(threshold=0.0, w_coverage=wc, type_penalty=tp, cross_lingual_bonus=cl, slot_slack=ss)
-        pos_scores = sorted(_score(s, probe) for s in pos)
-        neg_scores = [_score(s, probe) for s in neg]
-        # Every threshold just under one of the `allowed` lowest answerable scores: a lower one may
-        # abstain as often on unanswerable questions while losing fewer answerable ones.
-        for threshold in sorted({pos_scores[min(j, len(pos_scores) - 1)] - 1e-6 for j in range(allowed + 1)}):
-            cand = dataclasses.replace(probe, threshold=round(threshold, 6))
-            recall = sum(x < cand.threshold for x in neg_scores) / len(neg)
-            false = sum(x < cand.threshold for x in pos_scores) / len(pos)
-            c = Calibration(cand, round(recall, 4), round(false, 4), len(pos), len(neg))
-            if best is None or _key(c) > _key(best):
-                best = c
-    assert best is not None
+    cols = _Columns(samples)
+    allowed = int(max_false_abstain * answerable.sum())  # answerable questions we may lose
+    grid = product(_W_COVERAGE, _TYPE_PENALTY, _CROSS_LINGUAL, _SLOT_SLACK, _W_BACKGROUND, _W_SUPPORT)
+    found = [
+        _best_threshold(
+            AbstainSettings(
+                threshold=0.0, w_coverage=wc, type_penalty=tp, slot_slack=ss, cross_lingual_bonus=cl,
+                w_background=wb, w_support=ws,
+            ),
+            cols, answerable, kinds, slices, allowed,
+        )
+        for wc, tp, cl, ss, wb, ws in grid
+    ]
+    candidates = [f for f in found if f is not None]
+    if not candidates:
+        raise InputError("no setting keeps wrong abstentions under the cap; raise --max-false-abstain")
+    _, chosen, rates = max(candidates, key=lambda f: f[0])
+    chosen = _fit_confidence(chosen, cols, samples)
+    return Calibration(
+        chosen, round(rates.get(UNANSWERABLE, 0.0), 4), _round(rates.get(OFFTOPIC)), _round(rates.get(CONVERSATION)),
+        round(rates["false"], 4), int(answerable.sum()), int((~answerable).sum()),
+    )
+
+
+Found = tuple[tuple[float, float], AbstainSettings, dict[str, float]]
+
+
+def _best_threshold(
+    probe: AbstainSettings, cols: _Columns, answerable: np.ndarray, kinds: np.ndarray, slices: list[str], allowed: int
+) -> Found | None:
+    """For one set of weights: every conversation margin and every threshold under the cap; the best one.
+
+    Thresholds tried are just under one of the ``allowed`` lowest answerable scores: a lower one may
+    decline as much while losing fewer answerable questions.
+    """
+    score = cols.score(probe)
+    best: Found | None = None
+    for margin in _MARGINS:
+        conv = cols.conversation(margin)
+        left = allowed - int(((conv | cols.content_free) & answerable).sum())  # taken for a turn: lost too
+        pos = np.sort(score[answerable & ~conv & ~cols.content_free])
+        if left < 0 or not len(pos):
+            continue
+        for threshold in {float(pos[min(j, len(pos) - 1)]) - 1e-6 for j in range(left + 1)}:
+            answered = (score >= threshold) & ~conv & ~cols.content_free  # nothing to search: never answered
+            rates = _rates(answered, conv | cols.content_free, kinds, slices)
+            rates["false"] = float((answerable & ~answered).sum() / answerable.sum())
+            key = (float(np.mean([rates[k] for k in slices])), -rates["false"])
+            if best is None or key > best[0]:
+                chosen = dataclasses.replace(probe, threshold=round(threshold, 6), conversation_margin=margin)
+                best = (key, chosen, rates)
     return best
 
 
-def _key(c: Calibration) -> tuple[float, float]:
-    """More unanswerable questions abstained first, then fewer answerable ones lost."""
-    return c.abstain_recall, -c.false_abstain_rate
+def _rates(answered: np.ndarray, conversation: np.ndarray, kinds: np.ndarray, slices: list[str]) -> dict[str, float]:
+    """Per slice: near misses and off-topic not answered; conversation turns recognised as such."""
+    out = {}
+    for k in slices:
+        mask = kinds == k
+        hit = conversation[mask] if k == CONVERSATION else ~answered[mask]
+        out[k] = float(hit.mean())
+    return out
 
 
-def _score(s: Sample, settings: AbstainSettings) -> float:
-    return grounding_score(s.evidence, settings) if s.evidence is not None else float("-inf")
+def _fit_confidence(s: AbstainSettings, cols: _Columns, samples: Sequence[Sample]) -> AbstainSettings:
+    """Logistic P(right | score − threshold), by maximum likelihood over a grid (robust when classes separate).
+
+    A question answered right counts 1; a wrong quote, or any quote for a question the documents do
+    not answer, 0.
+    """
+    x = cols.score(s) - s.threshold
+    y = np.array([1.0 if (sm.answerable and sm.quote_correct) else 0.0 for sm in samples])
+    keep = np.isfinite(x)
+    x, y = x[keep], y[keep]
+    best = (-np.inf, 40.0, 0.0)
+    for slope in (5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 320.0):
+        for offset in np.arange(-4.0, 4.01, 0.25):
+            p = np.clip(1.0 / (1.0 + np.exp(-np.clip(slope * x + offset, -60, 60))), 1e-9, 1 - 1e-9)
+            ll = float(np.sum(y * np.log(p) + (1 - y) * np.log(1 - p)))
+            if ll > best[0]:
+                best = (ll, slope, float(offset))
+    return dataclasses.replace(s, confidence_slope=best[1], confidence_offset=round(best[2], 2))
+
+
+def _round(v: float | None) -> float | None:
+    return None if v is None else round(v, 4)

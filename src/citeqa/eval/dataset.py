@@ -20,18 +20,26 @@ from typing import Any, Final
 
 from citeqa.errors import InputError
 
-KINDS: Final[tuple[str, ...]] = ("fact", "paraphrase", "simplified", "english", "multi", "unanswerable")
-"""Question kinds: close wording, paraphrase, Simplified Chinese, English, two paragraphs, not answerable."""
+KINDS: Final[tuple[str, ...]] = (
+    "fact", "paraphrase", "simplified", "english", "multi", "user", "unanswerable", "offtopic", "conversation"
+)
+"""Question kinds: close wording, paraphrase, Simplified Chinese, English, two paragraphs, typed as users
+type (colloquial, typos, mixed languages); and three that the documents do not answer: on-topic near
+misses, off-topic questions, and conversation turns (greetings, thanks, "who are you")."""
 
 SPLITS: Final[tuple[str, ...]] = ("dev", "test")
 """``dev`` is for tuning and calibration; ``test`` is only reported."""
 
 UNANSWERABLE: Final[str] = "unanswerable"
+OFFTOPIC: Final[str] = "offtopic"
+CONVERSATION: Final[str] = "conversation"
+NOT_ANSWERABLE: Final[frozenset[str]] = frozenset({UNANSWERABLE, OFFTOPIC, CONVERSATION})
 
 BUNDLED_EVAL_SET: Final[Traversable] = files("citeqa.eval").joinpath("data", "mofa-2024.jsonl")
 """The eval set for the bundled corpus ``mofa-2024-review.zh-TW.txt`` (package data)."""
 
 _FIELDS: Final[tuple[str, ...]] = ("id", "question", "kind", "split", "evidence", "answers")
+_OPTIONAL: Final[tuple[str, ...]] = ("batch",)  # who wrote it, for reporting held-out batches apart
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +52,12 @@ class EvalQuestion:
     split: str
     evidence: tuple[str, ...]
     answers: tuple[str, ...]
+    batch: str = ""
 
     @property
     def answerable(self) -> bool:
-        """Whether the document contains the answer (every kind except ``unanswerable``)."""
-        return self.kind != UNANSWERABLE
+        """Whether the document contains the answer (not an unanswerable, off-topic or conversation kind)."""
+        return self.kind not in NOT_ANSWERABLE
 
 
 def load_eval_set(path: Path | Traversable | None = None, split: str | None = None) -> list[EvalQuestion]:
@@ -102,7 +111,7 @@ def _parse_line(line: str, where: str) -> EvalQuestion:
     missing = [f for f in _FIELDS if f not in raw]
     if missing:
         raise InputError(f"{where}: missing field(s) {', '.join(missing)}.")
-    unknown = sorted(set(raw) - set(_FIELDS))
+    unknown = sorted(set(raw) - set(_FIELDS) - set(_OPTIONAL))
     if unknown:
         raise InputError(f"{where}: unknown field(s) {', '.join(unknown)}.")
 
@@ -117,9 +126,9 @@ def _parse_line(line: str, where: str) -> EvalQuestion:
     evidence = _texts(raw, "evidence", where)
     answers = _texts(raw, "answers", where)
 
-    if kind == UNANSWERABLE:
+    if kind in NOT_ANSWERABLE:
         if evidence or answers:
-            raise InputError(f"{where}: an unanswerable question must have empty evidence and answers.")
+            raise InputError(f"{where}: a question of kind {kind} must have empty evidence and answers.")
     else:
         if not evidence:
             raise InputError(f"{where}: an answerable question ({kind}) needs at least one evidence span.")
@@ -130,7 +139,10 @@ def _parse_line(line: str, where: str) -> EvalQuestion:
         for answer in answers:
             if not any(answer in span for span in evidence):
                 raise InputError(f"{where}: answer {answer!r} is not inside any of its evidence spans.")
-    return EvalQuestion(qid, question, kind, split, evidence, answers)
+    batch = raw.get("batch", "")
+    if not isinstance(batch, str):
+        raise InputError(f"{where}: field 'batch' must be a string.")
+    return EvalQuestion(qid, question, kind, split, evidence, answers, batch)
 
 
 def _text(raw: dict[str, Any], field: str, where: str) -> str:

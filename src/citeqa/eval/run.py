@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from citeqa.errors import InputError
-from citeqa.eval.dataset import EvalQuestion
+from citeqa.eval.dataset import CONVERSATION, OFFTOPIC, UNANSWERABLE, EvalQuestion
 from citeqa.eval.metrics import answer_correct, evidence_ranks, mrr_at, ndcg_at, percentile, recall_at
 from citeqa.qa.engine import Engine
 from citeqa.qa.extractive import ExtractiveAnswerer
+from citeqa.qa.types import Outcome
 from citeqa.settings import RETRIEVERS
 
 RETRIEVER_NAMES = (*sorted(RETRIEVERS), "peer")  # bm25, dense, hybrid, then the peer baseline
@@ -30,6 +31,8 @@ class QuestionResult:
     grounded: bool | None = None
     correct: bool | None = None
     ask_ms: float | None = None
+    outcome: str | None = None  # answered, not_found or conversation
+    batch: str = ""
 
 
 @dataclass
@@ -40,10 +43,13 @@ class RetrieverReport:
     results: list[QuestionResult] = field(default_factory=list)
 
     def metrics(self) -> dict[str, Any]:
-        """Overall figures plus a breakdown by question kind."""
+        """Overall figures plus a breakdown by question kind and, where the set names them, by batch."""
         out = _summarise(self.results)
         kinds = sorted({r.kind for r in self.results})
         out["by_kind"] = {k: _summarise([r for r in self.results if r.kind == k]) for k in kinds}
+        batches = sorted({r.batch for r in self.results if r.batch})
+        if batches:
+            out["by_batch"] = {b: _summarise([r for r in self.results if r.batch == b]) for b in batches}
         return out
 
 
@@ -89,13 +95,18 @@ def _one(
     ranks = tuple(evidence_ranks(texts, q.evidence)) if q.answerable else ()
     ndcg = ndcg_at(texts, q.evidence) if q.answerable else 0.0
     if answerer is None:
-        return QuestionResult(q.id, q.kind, ranks, ndcg, latency)
+        return QuestionResult(q.id, q.kind, ranks, ndcg, latency, batch=q.batch)
     _forget_queries(engine)
     t1 = time.perf_counter()
     ans = answerer.answer(q.question, engine.settings.top_k)
     ask_ms = (time.perf_counter() - t1) * 1000
-    correct = (ans.grounded and answer_correct(ans.answer, q.answers)) if q.answerable else not ans.grounded
-    return QuestionResult(q.id, q.kind, ranks, ndcg, latency, ans.grounded, correct, ask_ms)
+    if q.answerable:
+        correct = ans.grounded and answer_correct(ans.answer, q.answers)
+    elif q.kind == CONVERSATION:
+        correct = ans.outcome == Outcome.CONVERSATION
+    else:
+        correct = not ans.grounded
+    return QuestionResult(q.id, q.kind, ranks, ndcg, latency, ans.grounded, correct, ask_ms, str(ans.outcome), q.batch)
 
 
 def _forget_queries(engine: Engine) -> None:
@@ -118,13 +129,19 @@ def _summarise(results: Sequence[QuestionResult]) -> dict[str, Any]:
     judged = [r for r in results if r.correct is not None]
     if judged:
         ans = [r for r in judged if r.ranks]
-        unans = [r for r in judged if not r.ranks]
+        unans = [r for r in judged if r.kind == UNANSWERABLE]  # on-topic: the document does not say
+        off = [r for r in judged if r.kind == OFFTOPIC]
+        conv = [r for r in judged if r.kind == CONVERSATION]
         abstained = [r for r in judged if r.grounded is False]
         out["answer_accuracy"] = _mean([float(bool(r.correct)) for r in ans]) if ans else None
         out["abstain_recall"] = _mean([float(r.grounded is False) for r in unans]) if unans else None
         true_abstain = sum(1 for r in abstained if not r.ranks)
         out["abstain_precision"] = round(true_abstain / len(abstained), 4) if abstained else None
         out["false_abstain_rate"] = _mean([float(r.grounded is False) for r in ans]) if ans else None
+        out["offtopic_declined"] = _mean([float(r.grounded is False) for r in off]) if off else None
+        out["conversation_recognised"] = _mean([float(bool(r.correct)) for r in conv]) if conv else None
+        for name in (o.value for o in Outcome):  # the outcome mix of this slice
+            out[f"{name}_rate"] = _mean([float(r.outcome == name) for r in judged])
         asks = [r.ask_ms for r in judged if r.ask_ms is not None]
         out["ask_ms_p50"] = round(percentile(asks, 50), 2)
         out["ask_ms_p95"] = round(percentile(asks, 95), 2)

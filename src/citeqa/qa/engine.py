@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from citeqa.corpus import CorpusSettings, Document, load_corpus
@@ -18,7 +18,9 @@ from citeqa.qa.extractive import AnswerSettings, ExtractiveAnswerer
 from citeqa.qa.generative import ChatClient, GenerativeAnswerer, LLMSettings
 from citeqa.qa.grounding import AbstainSettings
 from citeqa.qa.query import check_top_k, clean_query, follow_up_query
+from citeqa.qa.relevance import load_background
 from citeqa.qa.retrieve import Retriever, make_retrievers, matching_sources
+from citeqa.qa.turns import Replies
 from citeqa.qa.types import Answer, Hit
 from citeqa.settings import RETRIEVERS, Settings
 
@@ -61,7 +63,11 @@ class Engine:
         retrievers = make_retrievers(
             index, embedder, dense_weight=settings.dense_weight, bm25_weight=settings.bm25_weight, rrf_k=settings.rrf_k
         )
-        answerer = ExtractiveAnswerer(index, embedder, retrievers["hybrid"], AnswerSettings.of(settings))
+        answerer = ExtractiveAnswerer(
+            index, embedder, retrievers["hybrid"], AnswerSettings.of(settings),
+            background=load_background(embedder, settings.cache_dir),
+            replies=Replies.of(index.manifest, index.source_counts()),
+        )
         return cls(settings, embedder, index, retrievers, answerer, LLMSettings.of(settings))
 
     def search(
@@ -97,7 +103,7 @@ class Engine:
 
     def answerer_for(self, retriever: str) -> ExtractiveAnswerer:
         """The extractive answerer over another retriever (eval compares them)."""
-        return ExtractiveAnswerer(self.index, self.embedder, self._retriever(retriever), self.answerer.settings)
+        return replace(self.answerer, retriever=self._retriever(retriever))
 
     def documents(self) -> list[Document]:
         """The indexed documents as they are on disk now (the eval's peer baseline reads them)."""

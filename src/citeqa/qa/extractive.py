@@ -3,21 +3,25 @@
 No language model: each sentence (or ；-clause) of the top passages is scored by its embedding
 similarity to the question, the share of the question's key terms it contains (idf-weighted),
 whether it holds the kind of answer asked for (a count, a date), and its passage's rank. The best
-one or two are quoted verbatim with ``[n]`` markers. ``grounded`` comes from ``abstain.decide``.
+one or two are quoted verbatim with ``[n]`` markers. What the user gets is decided in
+``verdict.Explanation.verdict`` (answered, not found, or a conversation turn).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from citeqa.embedding import Embedder
 from citeqa.index import SearchIndex
-from citeqa.qa.grounding import AbstainSettings, Evidence, decide
+from citeqa.qa.grounding import AbstainSettings, Evidence
+from citeqa.qa.relevance import Background
 from citeqa.qa.retrieve import Retriever
 from citeqa.qa.slots import QuestionType, numbers_found, question_type, question_years
+from citeqa.qa.turns import Replies, content_terms
 from citeqa.qa.types import Answer, Hit
+from citeqa.qa.verdict import Explanation
 from citeqa.settings import Settings
 from citeqa.text import has_cjk
 
@@ -62,37 +66,15 @@ class _Candidate:
 
 
 @dataclass(frozen=True)
-class Explanation:
-    """What the answerer found for a question: the hits, the evidence for abstaining, the quote it would give.
-
-    ``answer`` is the grounded answer to give when the evidence is strong enough; ``verdict`` makes
-    that decision, the one both answerers (extractive and generative) take.
-    """
-
-    question: str
-    hits: tuple[Hit, ...]
-    evidence: Evidence | None = None  # None when nothing was retrieved
-    answer: Answer | None = None
-
-    def grounded(self, settings: AbstainSettings) -> bool:
-        """Whether the documents answer the question, by the calibrated grounding score."""
-        return self.evidence is not None and self.answer is not None and decide(self.evidence, settings)
-
-    def verdict(self, settings: AbstainSettings) -> Answer:
-        """The quoted answer when grounded, else the "documents do not say" answer with the closest passages."""
-        if self.answer is not None and self.grounded(settings):
-            return self.answer
-        return abstained(self.question, list(self.hits))
-
-
 class ExtractiveAnswerer:
     """Answers from an index (local or Milvus). Thread-safe: it holds no per-question state."""
 
-    def __init__(self, index: SearchIndex, embedder: Embedder, retriever: Retriever, settings: AnswerSettings) -> None:
-        self.index = index
-        self.embedder = embedder
-        self.retriever = retriever
-        self.settings = settings
+    index: SearchIndex
+    embedder: Embedder
+    retriever: Retriever
+    settings: AnswerSettings
+    background: Background | None = None  # the generic text a question is compared with (qa.relevance)
+    replies: Replies | None = None  # what conversation turns get (qa.turns)
 
     def answer(
         self,
@@ -105,7 +87,7 @@ class ExtractiveAnswerer:
     ) -> Answer:
         """Answer ``question``; ``retrieval_query`` (e.g. with the previous turn) is used to retrieve."""
         explained = self.explain(question, k, retrieval_query=retrieval_query, sources=sources)
-        return explained.verdict(abstain or self.settings.abstain)
+        return explained.verdict(abstain or self.settings.abstain, self.replies)
 
     def explain(
         self,
@@ -124,8 +106,12 @@ class ExtractiveAnswerer:
         qtype = question_type(question)
         weights = self._term_weights(query) if hits else None
         cands = self._candidates(query, hits, qtype, weights)
+        terms = content_terms(question, self.index.tokenizer, QUESTION_WORDS)
+        known = self.index.idf_for(terms)
+        # Nothing to search for: no content term, or one word the documents never use ("asdf").
+        content_free = not terms or (len(set(terms)) == 1 and not known)
         if not cands:
-            return Explanation(question, tuple(hits))
+            return Explanation(question, tuple(hits), content_free=content_free)
         best = cands[0]
         others = [
             c for c in cands[1 : self.settings.max_quotes * 4]
@@ -140,8 +126,12 @@ class ExtractiveAnswerer:
             coverage=None if passage_cov is None else max(best.coverage or 0.0, passage_cov),
             slot_gap=_slot_gap(cands) if qtype.kind != "any" else None,
             numbers_quoted=self._numbers_quoted(question, quoted),
+            term_support=len(set(known)) / len(set(terms)) if terms else None,
         )
-        return Explanation(question, tuple(hits), evidence, _compose(question, chosen))
+        if self.background is not None:
+            chat, generic, passage = self.background.closest(self.embedder.encode_queries([query])[0])
+            evidence = replace(evidence, chat_cosine=chat, generic_cosine=generic, background_cosine=passage)
+        return Explanation(question, tuple(hits), evidence, _compose(question, chosen), content_free)
 
     def _candidates(
         self, query: str, hits: list[Hit], qtype: QuestionType, weights: dict[str, float] | None
@@ -223,13 +213,3 @@ def _compose(question: str, chosen: list[_Candidate]) -> Answer:
         parts.append(f"{quote}[{n}]" + ("" if quote.endswith(tuple(_ENDS)) else "。"))
         citations.append(Hit(c.hit.passage, c.hit.score, start, end))
     return Answer(question, "".join(parts), True, tuple(citations))
-
-
-def abstained(question: str, hits: list[Hit]) -> Answer:
-    """The "documents do not say" answer, listing the closest passages without markers."""
-    text = (
-        "文件中沒有找到這個問題的答案。以下是最接近的段落，供您參考。"
-        if has_cjk(question)
-        else "The documents do not answer this question. The closest passages are listed for reference."
-    )
-    return Answer(question, text, False, tuple(hits))

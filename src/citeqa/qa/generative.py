@@ -15,6 +15,7 @@ from typing import Any
 from citeqa.qa.extractive import ExtractiveAnswerer
 from citeqa.qa.grounding import AbstainSettings
 from citeqa.qa.types import Answer, Hit
+from citeqa.qa.verdict import abstained
 from citeqa.settings import Settings
 from citeqa.text import Tokenizer, has_cjk, sentence_spans
 
@@ -104,12 +105,14 @@ class GenerativeAnswerer:
             reply = self.client.complete(_messages(question, hits))
         except Exception:  # any failure of the optional model falls back to the quote
             return fallback
+        if _NOT_FOUND in reply:  # the model read the passages and says they do not answer: believe it
+            return abstained(question, hits, fallback.confidence)
         verified = self.verify(question, reply, hits)
         return verified if verified is not None else fallback
 
     def verify(self, question: str, reply: str, hits: list[Hit]) -> Answer | None:
         """Keep the supported, cited sentences of ``reply``; None when nothing verifiable is left."""
-        if not reply.strip() or _NOT_FOUND in reply:
+        if not reply.strip():
             return None
         parts: list[str] = []
         citations: list[Hit] = []

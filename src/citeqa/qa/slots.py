@@ -19,7 +19,7 @@ from typing import Any
 from citeqa.text import fold, has_cjk
 
 _NUM = r"(?:\d[\d,.]*|[一二两三四五六七八九十百千万亿]+)"  # matched on folded (Simplified) text
-_COUNT = re.compile(r"(?:幾|几|多少)\s*([^\s，。？?、的是]?)|how (?:many|much)|what number|number of", re.I)
+_COUNT = re.compile(r"(?<!哪)(?:幾|几|多少)\s*([^\s，。？?、的是]?)|how (?:many|much)|what number|number of", re.I)
 _DATE = re.compile(
     r"何時|何时|什麼時候|什么时候|哪一?年|哪一?個?月|哪一?个?月|幾月|几月|哪一?天|哪個時間|"
     r"when\b|what (?:month|year|date)|which (?:month|year)",
@@ -81,6 +81,10 @@ _LATIN_INSTITUTION = re.compile(
 _NAMED = frozenset({"person", "place", "name"})
 # A question with two question marks asks two things; its slots are not checked against one sentence.
 _CLAUSES = re.compile(r"[？?]")
+# Words that ask (folded): a message with two of them in different clauses asks two things, whether
+# or not it has question marks ("第幾屆 在哪裡開的").
+_ASKING = re.compile(r"几|多少|哪|谁|什么|何时|如何|怎么|是否|吗|呢|\b(?:how|what|which|who|when|where|why)\b", re.I)
+_CLAUSE_BREAK = re.compile(r"[？?，,；;。！!\s]+")
 _TEXT_CHECKS = {"money": _MONEY_IN_TEXT, "measure": _MEASURE_IN_TEXT, "rate": _RATE_IN_TEXT}
 # Measure words worth checking (folded to Simplified); 个 is generic and checks only for a number.
 _UNITS = frozenset("次度回趟名位人员项件国团场天届倍岁家艘架本条号元亿万公里面座所份张枚颗篇笔批部支队")
@@ -152,7 +156,7 @@ class QuestionType:
 def question_type(question: str) -> QuestionType:
     """``"拜登政府宣布對台軍售幾次？"`` → count of 次; ``"何時揭牌？"`` → date; ``"哪一天？"`` → day."""
     person = bool(_PERSON_Q.search(question))
-    if len(_CLAUSES.findall(question)) > 1:  # two questions in one: only the coarse type, on the whole
+    if _asks_twice(question):  # two questions in one: only the coarse type, on the whole
         return _coarse(fold(question), person, "")
     folded = fold(question)
     for kind, pattern in (("day", _DAY_Q), ("year", _YEAR_Q), ("month", _MONTH_Q)):
@@ -225,6 +229,14 @@ def _posseg() -> Any:
 
 
 _QUESTION_NUMBER = re.compile(r"(?<![\d.])(\d+)(?![\d.])")
+_DATE_NUMBER = re.compile(r"(?<![\d.])(\d{1,2})\s*(?:月|日|號|号)")
+
+
+def _asks_twice(question: str) -> bool:
+    """Two question marks, or two clauses that each hold a question word: ``"第幾屆 在哪裡開的"``."""
+    if len(_CLAUSES.findall(question)) > 1:
+        return True
+    return sum(1 for clause in _CLAUSE_BREAK.split(fold(question)) if _ASKING.search(clause)) > 1
 
 
 def numbers_found(question: str, sentence: str) -> bool | None:
@@ -235,8 +247,11 @@ def numbers_found(question: str, sentence: str) -> bool | None:
     """
     if not has_cjk(question):
         return None  # an English "US$100 million" is "1 億美元" in the text: numbers do not carry over
-    # Years are often written relatively in the text (本年, 去年), so they are not required.
-    wanted = {n for n in _QUESTION_NUMBER.findall(question) if not re.fullmatch(r"(?:19|20)\d\d", n)}
+    # A date in the question says when, not which: the text often writes it apart from the fact
+    # asked (本年, 去年, the month a sentence earlier), so years and the numbers of months and days
+    # are not required.
+    dates = set(_DATE_NUMBER.findall(question))
+    wanted = {n for n in _QUESTION_NUMBER.findall(question) if not re.fullmatch(r"(?:19|20)\d\d", n) and n not in dates}
     if not wanted:
         return None
     return wanted <= set(_QUESTION_NUMBER.findall(sentence))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,20 +44,44 @@ class Hit:
         return d
 
 
+class Outcome(enum.StrEnum):
+    """What a question got: a cited answer, "the documents do not say", or a conversation reply."""
+
+    ANSWERED = "answered"
+    NOT_FOUND = "not_found"
+    CONVERSATION = "conversation"
+
+
 @dataclass(frozen=True)
 class Answer:
-    """An answer with inline ``[n]`` markers; marker n points at ``citations[n-1]``."""
+    """An answer with inline ``[n]`` markers; marker n points at ``citations[n-1]``.
+
+    ``grounded`` is true exactly when ``outcome`` is answered (left out, the outcome follows from it).
+    ``confidence`` (0–1) is how likely the quoted answer is right; None where nothing was scored.
+    """
 
     question: str
     answer: str
     grounded: bool
     citations: tuple[Hit, ...]
+    outcome: Outcome | None = None
+    confidence: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.outcome is None:
+            object.__setattr__(self, "outcome", Outcome.ANSWERED if self.grounded else Outcome.NOT_FOUND)
+        if self.grounded != (self.outcome is Outcome.ANSWERED):
+            raise ValueError(f"grounded={self.grounded} contradicts outcome {self.outcome}")
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON contract: question, answer, grounded, and citations as ``Hit.to_dict`` objects."""
-        return {
+        """The JSON contract: question, answer, grounded, citations (``Hit.to_dict``), outcome, confidence."""
+        d: dict[str, Any] = {
             "question": self.question,
             "answer": self.answer,
             "grounded": self.grounded,
             "citations": [h.to_dict() for h in self.citations],
+            "outcome": str(self.outcome),
         }
+        if self.confidence is not None:
+            d["confidence"] = self.confidence
+        return d

@@ -8,7 +8,7 @@ blocking engine calls in its threadpool and the event loop stays free for the ch
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -59,13 +59,18 @@ class HitOut(BaseModel):
 class AnswerOut(BaseModel):
     """``answer`` holds ``[n]`` markers; marker n cites ``citations[n-1]``.
 
-    ``grounded`` false: the document does not answer; ``citations`` are then the closest passages.
+    ``outcome``: ``answered`` (cited quotes), ``not_found`` (the documents do not answer; ``citations``
+    are the closest passages, for reference) or ``conversation`` (a greeting or a message with nothing
+    to search for; a reply and no citations). ``grounded`` is true exactly when answered.
+    ``confidence`` (0–1) is how likely the quoted answer is right.
     """
 
     question: str
     answer: str
     grounded: bool
     citations: list[HitOut]
+    outcome: Literal["answered", "not_found", "conversation"]
+    confidence: float | None = None
 
 
 class SearchOut(BaseModel):

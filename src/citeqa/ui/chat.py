@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from citeqa.errors import CiteqaError, InputError, QuestionEmpty, QuestionTooLong
 from citeqa.qa.query import follow_up_query
+from citeqa.qa.types import Outcome
 from citeqa.ui.render import CSS as RENDER_CSS
 from citeqa.ui.render import answer_html, question_html, sources_html
 
@@ -81,7 +82,8 @@ def respond(engine: Engine, question: object, conversation: Conversation | None)
         {"role": "assistant", "content": answer_html(answer, turn)},
     )
     is_follow_up = bool(conv.anchor) and follow_up_query(answer.question, conv.anchor) is not None
-    new = Conversation(messages, conv.anchor if is_follow_up else answer.question)
+    keeps_anchor = is_follow_up or answer.outcome == Outcome.CONVERSATION  # "謝謝" is no topic to follow up on
+    new = Conversation(messages, conv.anchor if keeps_anchor else answer.question)
     return "", list(messages), new, sources_html(answer, turn), status_html("")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from html import escape
 
-from citeqa.qa.types import Answer, Hit
+from citeqa.qa.types import Answer, Hit, Outcome
 
 NOT_IN_DOCUMENT = "文件中沒有提到"
 _MARKER = re.compile(r"\[(\d{1,3})\]")
@@ -54,7 +54,7 @@ def answer_html(answer: Answer, turn: int) -> str:
     '<div class="citeqa-answer">&lt;b&gt;19 次&lt;/b&gt;[1]</div>'
     """
     body = _MARKER.sub(lambda m: _marker_link(m, turn, len(answer.citations)), escape(answer.answer))
-    badge = "" if answer.grounded else f'<div class="citeqa-abstain">{NOT_IN_DOCUMENT}</div>'
+    badge = f'<div class="citeqa-abstain">{NOT_IN_DOCUMENT}</div>' if answer.outcome == Outcome.NOT_FOUND else ""
     return f'{badge}<div class="citeqa-answer">{body}</div>'
 
 
@@ -69,6 +69,8 @@ def sources_html(answer: Answer | None, turn: int) -> str:
     """Render the sources panel: per citation its label, section path, passage (quote marked), file."""
     if answer is None:
         return _panel('<p class="citeqa-empty">提問後，答案引用的原文段落會顯示在這裡。</p>')
+    if answer.outcome == Outcome.CONVERSATION:
+        return _panel('<p class="citeqa-empty">這則回覆不是文件內容，沒有引用來源。請提出關於文件內容的問題。</p>')
     if not answer.citations:
         return _panel(f'<p class="citeqa-empty">{NOT_IN_DOCUMENT}，也沒有相近的段落。</p>')
     title = "引用來源" if answer.grounded else f"{NOT_IN_DOCUMENT}：以下是最接近的段落，僅供參考"

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from citeqa.corpus import CorpusSettings, LoadedCorpus
+from citeqa.corpus.outline import outline_of
 from citeqa.embedding import Embedder
 from citeqa.errors import IndexStateError
 from citeqa.files import log_to_stderr
@@ -76,6 +77,7 @@ def build_index(
             },
             **_asked(request or BuildRequest()),
             "user_words": list(tokenizer.user_words),
+            "outline": outline_of(corpus.passages),  # what the documents cover, for the chat's replies
             "passages": len(corpus.passages),
             "embedded": {"passages": vectors.embedded, "files": len(vectors.plan.embed)},
             "timings_s": {"embed": round(t1 - t0, 3), "total": round(time.perf_counter() - t0, 3)},

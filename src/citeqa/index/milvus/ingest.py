@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from citeqa.corpus import CorpusSettings, LoadedCorpus, Passage
+from citeqa.corpus.outline import outline_of
 from citeqa.embedding import Embedder
 from citeqa.errors import IndexStateError, InputError
 from citeqa.files import log_to_stderr
@@ -237,6 +238,7 @@ def _write_terms_and_manifest(
         "include": list(request.include),
         "exclude": list(request.exclude),
         "passages": len(corpus.passages),
+        "outline": outline_of(corpus.passages),  # what the documents cover, for the chat's replies
         "terms_gen": gen,
         # Sentence rows are fetched by key (id|0 … id|max-1), see MilvusIndex.sentences_for.
         "max_sentences": max((len(sentence_spans(p.text)) for p in corpus.passages), default=0),
