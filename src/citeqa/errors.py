@@ -47,6 +47,14 @@ class ModelError(CiteqaError):
     """The embedding model cannot be found or loaded."""
 
 
+class Overloaded(CiteqaError):
+    """Too many questions waiting: try again after ``retry_after`` seconds (the web app's 503)."""
+
+    def __init__(self, waiting: int, retry_after: int = 1) -> None:
+        self.waiting, self.retry_after = waiting, retry_after
+        super().__init__(f"the server is busy ({waiting} questions waiting); try again in {retry_after} s")
+
+
 class MissingExtraError(CiteqaError):
     """An optional feature whose packages are not installed; the message names the extra."""
 
@@ -61,6 +69,7 @@ __all__ = [
     "InputError",
     "MissingExtraError",
     "ModelError",
+    "Overloaded",
     "QuestionEmpty",
     "QuestionTooLong",
     "SettingError",

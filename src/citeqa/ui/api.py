@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from citeqa.errors import CiteqaError, InputError
+from citeqa.errors import CiteqaError, InputError, Overloaded
 from citeqa.settings import MAX_TOP_K, RetrieverName
 
 if TYPE_CHECKING:
@@ -99,6 +99,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "missing or wrong token (when CITEQA_ACCESS_TOKEN is set)"},
     413: {"model": ErrorOut, "description": "request body over CITEQA_MAX_BODY_BYTES"},
     415: {"model": ErrorOut, "description": "the body is not sent as application/json"},
+    503: {"model": ErrorOut, "description": "busy: too many questions waiting (with Retry-After), or no index"},
     422: {"model": ErrorOut, "description": "wrong types or values out of range"},
 }
 
@@ -186,7 +187,8 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"error": str(exc)}, status_code=400)
 
     async def on_citeqa(_: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"error": str(exc)}, status_code=503)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Overloaded) else None
+        return JSONResponse({"error": str(exc)}, status_code=503, headers=headers)
 
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from citeqa.errors import CiteqaError, InputError, QuestionEmpty, QuestionTooLong
+from citeqa.errors import CiteqaError, InputError, Overloaded, QuestionEmpty, QuestionTooLong
 from citeqa.qa.query import follow_up_query
 from citeqa.qa.types import Outcome
 from citeqa.ui.render import CSS as RENDER_CSS
@@ -95,6 +95,8 @@ def explain(exc: CiteqaError) -> str:
         return f"問題無法處理：問題有 {exc.length:,} 個字，上限是 {exc.limit:,} 個字。"
     if isinstance(exc, InputError):
         return f"問題無法處理：{exc}"
+    if isinstance(exc, Overloaded):
+        return f"目前提問的人很多，請 {exc.retry_after} 秒後再試一次。"
     return f"目前無法回答：{exc}"
 
 
