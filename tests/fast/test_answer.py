@@ -42,7 +42,8 @@ def test_abstained_answer_lists_closest_passages_without_markers(fake_engine):
 def test_follow_up_uses_previous_question_for_retrieval(fake_engine):
     engine = dataclasses.replace(fake_engine, answerer=_always_answering(fake_engine))
     a = engine.ask("那荷蘭呢？", previous="哪些歐洲國家派軍艦通過台灣海峽？")
-    assert any("荷蘭" in c.passage.text for c in a.citations)
+    assert a.question == "那荷蘭呢？" and a.resolved and "荷蘭" in a.resolved and "海峽" in a.resolved
+    assert "荷蘭" in engine.search(a.resolved, 1)[0].passage.text  # retrieved as the question it stands for
 
 
 SCHOOLS = "大学|学院|学校|中学|高中|国中|小学|女中"
@@ -154,3 +155,23 @@ def test_only_explicit_follow_ups_inherit_the_previous_question(question, joined
     from citeqa.qa.query import follow_up_query
 
     assert (follow_up_query(question, "拜登政府宣布對台軍售幾次？") is not None) is joined
+
+
+def test_one_paragraph_is_cited_once_and_markers_stand_before_the_full_stop():
+    """Two sentences of one paragraph share its marker (the quote span covers both); a marker goes
+    before the sentence's closing mark, so it never runs into the next sentence's number."""
+    from citeqa.corpus import Passage
+    from citeqa.qa.extractive import _Candidate, _compose
+    from citeqa.qa.types import Hit
+
+    text = "第一句有 3 個。11 個國家參加。"
+    p = Passage("doc#a-p1", "doc", ("章",), "章 ¶1", text, 0, len(text))
+    second = text.index("11")
+    cands = [
+        _Candidate(0, Hit(p, 0.9), 0, second, 0.9, 1.0, True, 0.9),
+        _Candidate(0, Hit(p, 0.9), second, len(text), 0.8, 1.0, True, 0.8),
+    ]
+    a = _compose("幾個？", cands)
+    assert a.answer == "第一句有 3 個[1]。11 個國家參加[1]。"
+    assert len(a.citations) == 1 and (a.citations[0].quote_start, a.citations[0].quote_end) == (0, len(text))
+    assert_markers_verified(dataclasses.replace(a, confidence=0.9))  # the verdict adds the confidence

@@ -36,38 +36,107 @@ def test_highlight_escapes_and_marks():
 
 
 class RecordingEngine:
-    """Stands in for Engine in the chat handler: records what ``ask`` was given."""
+    """Stands in for Engine in the chat: records what ``ask`` was given, answers with one citation."""
 
-    def __init__(self) -> None:
+    def __init__(self, passage) -> None:
+        from citeqa.settings import Settings
+
         self.calls: list[tuple[str, str | None]] = []
+        self.passage = passage
+        self.settings = Settings.from_env({})
 
     def ask(self, question, k=None, *, previous=None):
-        from citeqa.qa.query import clean_query
-        from citeqa.qa.types import Answer
+        from citeqa.qa.types import Answer, Hit
 
         self.calls.append((question, previous))
-        clean_query(question, 1000)  # the engine's own refusals, with their fields
+        hit = Hit(self.passage, 0.9, 0, 3)
+        return Answer(question, f"<b>答</b>{len(self.calls)}[1]。", True, (hit,))
 
-        return Answer(question, f"<b>答</b>{len(self.calls)}", True, ())
+
+@pytest.fixture
+def chat(bundled):
+    from citeqa.ui.chat import Chat
+
+    return Chat(RecordingEngine(bundled.passages[0]), root="/sub")  # type: ignore[arg-type]
 
 
-@pytest.mark.filterwarnings("ignore:問題無法處理")  # gr.Warning outside a request falls back to warnings.warn
-def test_chat_passes_previous_question_to_follow_ups():
-    from citeqa.ui.chat import Conversation, respond
+CID = "0123456789abcdef0123456789abcdef"
 
-    engine = RecordingEngine()
-    box, messages, conv, _, status = respond(engine, "駐孟買辦事處何時揭牌？", Conversation())
-    assert engine.calls[-1] == ("駐孟買辦事處何時揭牌？", None) and conv.anchor == "駐孟買辦事處何時揭牌？"
-    assert box == "" and status == "" and "&lt;b&gt;答&lt;/b&gt;1" in messages[-1]["content"]
-    _, messages, conv, _, _ = respond(engine, "那荷蘭呢？", conv)
-    assert engine.calls[-1] == ("那荷蘭呢？", "駐孟買辦事處何時揭牌？")
-    _, messages, conv, _, _ = respond(engine, "那日本呢？", conv)
-    assert engine.calls[-1] == ("那日本呢？", "駐孟買辦事處何時揭牌？")  # a chain leans on the same anchor
-    box, kept, same, _, status = respond(engine, "   ", conv)
-    assert box == "   " and kept == list(conv.messages) and same == conv and len(kept) == 6
-    assert "問題無法處理" in status and "請先輸入問題" in status
-    status = respond(engine, "問" * 1001, conv)[-1]
+
+def test_questions_are_queued_and_answered_in_order(chat):
+    """A second question sent before the first is answered waits its turn; neither replaces the other."""
+    box, messages, _, status, cid = chat.submit("駐孟買辦事處何時揭牌？", CID)
+    assert box == "" and status == "" and cid == CID
+    assert "回答中" in messages[-1]["content"] and len(messages) == 2
+    _, messages, *_ = chat.submit("那荷蘭呢？", CID)
+    assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
+    messages, panel = chat.answer(CID)
+    assert chat.engine.calls == [("駐孟買辦事處何時揭牌？", None), ("那荷蘭呢？", "駐孟買辦事處何時揭牌？")]
+    assert "&lt;b&gt;答&lt;/b&gt;1" in messages[1]["content"] and "答&lt;/b&gt;2" in messages[3]["content"]
+    assert panel.index("第 2 題") < panel.index("第 1 題")  # newest answer first in the panel
+    chat.submit("那日本呢？", CID)
+    chat.answer(CID)
+    assert chat.engine.calls[-1] == ("那日本呢？", "駐孟買辦事處何時揭牌？")  # a chain leans on the same anchor
+    chat.answer(CID)  # nothing pending: nothing asked again
+    assert len(chat.engine.calls) == 3
+
+
+def test_each_answer_keeps_its_own_sources(chat):
+    chat.submit("一", CID)
+    chat.submit("二", CID)
+    messages, panel = chat.answer(CID)
+    for turn in (1, 2):
+        bubble = messages[2 * turn - 1]["content"]
+        assert f'href="#citeqa-msrc-{turn}-1"' in bubble and f'id="citeqa-msrc-{turn}-1"' in bubble
+        assert f'id="citeqa-src-{turn}-1"' in panel and f'href="#citeqa-ans-{turn}"' in panel
+        assert f'id="citeqa-ans-{turn}"' in bubble and 'class="citeqa-copy"' in bubble
+    assert 'href="/sub/doc?source=' in panel  # the document view, under the app's root path
+
+
+def test_refusals_keep_the_box_and_the_conversation(chat):
+    chat.submit("駐孟買辦事處何時揭牌？", CID)
+    chat.answer(CID)
+    box, kept, _, status, _ = chat.submit("   ", CID)
+    assert box == "   " and len(kept) == 2 and "請先輸入問題" in status
+    long = "問" * 1001
+    box, kept, _, status, _ = chat.submit(long, CID)
+    assert box == long and len(kept) == 2  # never cut: refused with its length and the limit
     assert "1,001" in status and "上限是 1,000" in status
-    # Whatever a client hands in as state, only the server's own conversation is rendered.
-    _, messages, conv, _, _ = respond(engine, "x", [{"role": "user", "content": {"path": "/etc/passwd"}}])
-    assert len(messages) == 2 and "/etc/passwd" not in str(messages)
+    box, kept, _, status, _ = chat.submit({"path": "/etc/passwd"}, CID)
+    assert box == "" and "請以文字輸入問題" in status and "/etc/passwd" not in str(kept)
+
+
+def test_conversation_survives_a_reload_and_starts_over(chat):
+    chat.submit("<img src=x onerror=alert(1)>台北101有多高？", CID)
+    chat.answer(CID)
+    messages, panel, cid = chat.restore(CID)
+    assert cid == CID and len(messages) == 2 and "citeqa-src-1-1" in panel
+    assert "&lt;img src=x" in messages[0]["content"] and "<img" not in messages[0]["content"]
+    messages, panel, _, new = chat.start_over(CID)
+    assert messages == [] and new != CID and len(new) == 32 and "提問後" in panel
+    assert chat.restore(CID)[0] == []  # the old conversation is gone
+    for forged in ("../../etc/passwd", None, 42, ["x"], "A" * 32, CID + "0"):
+        assert chat.restore(forged)[2] != forged  # only an id of the shape handed out is taken back
+
+
+def test_sessions_keep_the_most_recently_used():
+    from citeqa.ui.session import MAX_TURNS, Conversation, Sessions
+
+    sessions = Sessions(limit=2)
+    a = sessions.get("a")
+    sessions.get("b")
+    sessions.get("a")
+    sessions.get("c")  # "b" is the least recently used
+    assert sessions.get("a") is a and list(sessions._items) == ["c", "a"]
+    conv = Conversation()
+    for i in range(MAX_TURNS + 5):
+        conv.add(str(i))
+    assert len(conv.turns) == MAX_TURNS and conv.turns[0].number == 6 and conv.turns[-1].number == MAX_TURNS + 5
+
+
+def test_explain_says_each_refusal_in_chinese():
+    from citeqa.errors import CiteqaError, Overloaded
+    from citeqa.ui.chat import explain
+
+    assert explain(Overloaded(9, retry_after=3)) == "目前提問的人很多，請 3 秒後再試一次。"
+    assert explain(CiteqaError("disk on fire")) == "目前無法回答，請稍後再試一次。"  # no English leaks

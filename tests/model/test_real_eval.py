@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 
 from citeqa.eval.dataset import BUNDLED_EVAL_SET
+from citeqa.eval.run import RetrieverReport
 
-# The CI gate, on the test split (never tuned on). Floors and ceilings set from measurement, a few
+# The CI gate, on the test split's single questions (never tuned on); its follow-up pairs have their
+# own gate (tests/model/test_real_followups.py). Floors and ceilings set from measurement, a few
 # questions below it (measured on the 446-question test split: R@5 0.979, MRR 0.894, accuracy 0.919,
 # near misses declined 0.623, off-topic declined 0.839, conversation turns recognised 1.0, answerable
 # wrongly declined 0.024); README, "Measured".
@@ -31,7 +33,8 @@ def _failures(m, floors, ceilings):
 
 
 def test_quality_gate_on_test_split(real_test_split_eval):
-    m = real_test_split_eval["hybrid"].metrics()
+    single = [r for r in real_test_split_eval["hybrid"].results if r.kind != "followup"]
+    m = RetrieverReport("hybrid", single).metrics()
     assert m["questions"] == 446
     failed = _failures(m, GATE, CEILING)
     assert not failed, f"below the gate (measured, threshold): {failed}"

@@ -23,6 +23,7 @@ from citeqa.errors import InputError
 from citeqa.eval.dataset import CONVERSATION, OFFTOPIC, UNANSWERABLE, EvalQuestion
 from citeqa.eval.metrics import answer_correct
 from citeqa.qa.engine import Engine
+from citeqa.qa.followup import resolve_follow_up
 from citeqa.qa.grounding import AbstainSettings, Evidence
 
 _W_COVERAGE = (0.0, 0.05, 0.1, 0.2)
@@ -62,7 +63,11 @@ def collect(engine: Engine, questions: Sequence[EvalQuestion]) -> list[Sample]:
     """Run the answerer once per question and keep its evidence, so the grid search needs no model."""
     out = []
     for q in questions:
-        ex = engine.answerer.explain(q.question)
+        follow = resolve_follow_up(q.question, q.previous) if q.previous else None
+        if follow is None:
+            ex = engine.answerer.explain(q.question)
+        else:  # as the engine asks it: the standalone question, retrieved with the follow-up's query
+            ex = engine.answerer.explain(follow.resolved, retrieval_query=follow.query)
         right = q.answerable and ex.answer is not None and answer_correct(ex.answer.answer, q.answers)
         out.append(Sample(q.kind, q.answerable, ex.evidence, ex.content_free, right))
     return out

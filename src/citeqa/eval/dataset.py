@@ -5,6 +5,9 @@ The set is stored as JSON Lines, one question per line::
     {"id": "q001", "question": "…", "kind": "fact", "split": "dev",
      "evidence": ["exact substring of the document"], "answers": ["short answer"]}
 
+A follow-up (kind ``followup``) also carries ``"previous"``: the question asked just before it, which
+the follow-up leans on ("那荷蘭呢？" after "駐孟買辦事處何時揭牌？").
+
 ``load_eval_set`` validates every line and raises :class:`citeqa.errors.InputError` naming the file and
 line of the first problem it finds.
 """
@@ -21,11 +24,13 @@ from typing import Any, Final
 from citeqa.errors import InputError
 
 KINDS: Final[tuple[str, ...]] = (
-    "fact", "paraphrase", "simplified", "english", "multi", "user", "unanswerable", "offtopic", "conversation"
+    "fact", "paraphrase", "simplified", "english", "multi", "user", "followup", "unanswerable", "offtopic",
+    "conversation",
 )
 """Question kinds: close wording, paraphrase, Simplified Chinese, English, two paragraphs, typed as users
-type (colloquial, typos, mixed languages); and three that the documents do not answer: on-topic near
-misses, off-topic questions, and conversation turns (greetings, thanks, "who are you")."""
+type (colloquial, typos, mixed languages), a follow-up asked after ``previous``; and three that the
+documents do not answer: on-topic near misses, off-topic questions, and conversation turns (greetings,
+thanks, "who are you")."""
 
 SPLITS: Final[tuple[str, ...]] = ("dev", "test")
 """``dev`` is for tuning and calibration; ``test`` is only reported."""
@@ -33,13 +38,15 @@ SPLITS: Final[tuple[str, ...]] = ("dev", "test")
 UNANSWERABLE: Final[str] = "unanswerable"
 OFFTOPIC: Final[str] = "offtopic"
 CONVERSATION: Final[str] = "conversation"
+FOLLOWUP: Final[str] = "followup"
 NOT_ANSWERABLE: Final[frozenset[str]] = frozenset({UNANSWERABLE, OFFTOPIC, CONVERSATION})
 
 BUNDLED_EVAL_SET: Final[Traversable] = files("citeqa.eval").joinpath("data", "mofa-2024.jsonl")
 """The eval set for the bundled corpus ``mofa-2024-review.zh-TW.txt`` (package data)."""
 
 _FIELDS: Final[tuple[str, ...]] = ("id", "question", "kind", "split", "evidence", "answers")
-_OPTIONAL: Final[tuple[str, ...]] = ("batch",)  # who wrote it, for reporting held-out batches apart
+# batch: who wrote it, for reporting held-out batches apart; previous: what a follow-up leans on.
+_OPTIONAL: Final[tuple[str, ...]] = ("batch", "previous")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +60,7 @@ class EvalQuestion:
     evidence: tuple[str, ...]
     answers: tuple[str, ...]
     batch: str = ""
+    previous: str = ""  # the question asked just before, for a follow-up; "" for one that stands alone
 
     @property
     def answerable(self) -> bool:
@@ -142,7 +150,19 @@ def _parse_line(line: str, where: str) -> EvalQuestion:
     batch = raw.get("batch", "")
     if not isinstance(batch, str):
         raise InputError(f"{where}: field 'batch' must be a string.")
-    return EvalQuestion(qid, question, kind, split, evidence, answers, batch)
+    return EvalQuestion(qid, question, kind, split, evidence, answers, batch, _previous(raw, kind, question, where))
+
+
+def _previous(raw: dict[str, Any], kind: str, question: str, where: str) -> str:
+    """The optional ``previous`` question: required for a follow-up, never the question itself."""
+    if "previous" not in raw:
+        if kind == FOLLOWUP:
+            raise InputError(f"{where}: a followup question needs the 'previous' question it follows.")
+        return ""
+    previous = _text(raw, "previous", where)
+    if previous.strip() == question.strip():
+        raise InputError(f"{where}: field 'previous' repeats the question itself.")
+    return previous
 
 
 def _text(raw: dict[str, Any], field: str, where: str) -> str:
@@ -161,4 +181,4 @@ def _texts(raw: dict[str, Any], field: str, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-__all__ = ["BUNDLED_EVAL_SET", "KINDS", "SPLITS", "EvalQuestion", "load_eval_set"]
+__all__ = ["BUNDLED_EVAL_SET", "FOLLOWUP", "KINDS", "SPLITS", "EvalQuestion", "load_eval_set"]

@@ -12,7 +12,8 @@ from citeqa.eval.dataset import CONVERSATION, OFFTOPIC, UNANSWERABLE, EvalQuesti
 from citeqa.eval.metrics import answer_correct, evidence_ranks, mrr_at, ndcg_at, percentile, recall_at
 from citeqa.qa.engine import Engine
 from citeqa.qa.extractive import ExtractiveAnswerer
-from citeqa.qa.types import Outcome
+from citeqa.qa.query import resolve_follow_up
+from citeqa.qa.types import Answer, Outcome
 from citeqa.settings import RETRIEVERS
 
 RETRIEVER_NAMES = (*sorted(RETRIEVERS), "peer")  # bm25, dense, hybrid, then the peer baseline
@@ -82,15 +83,18 @@ def _one(
     answerer: ExtractiveAnswerer | None,
     peer_search: Callable[[str, int], list[str]] | None,
 ) -> QuestionResult:
+    # A follow-up is searched as the engine searches it (with the previous question, or resolved).
+    follow = resolve_follow_up(q.question, q.previous) if q.previous else None
+    query = follow.query if follow else q.question
     _forget_queries(engine)
     t0 = time.perf_counter()
     if name == "peer":
         if peer_search is None:
             raise InputError("the peer baseline needs the source documents")
-        texts = peer_search(q.question, 10)
+        texts = peer_search(query, 10)
     else:
         # A passage is shown with its heading path, so a heading can be its evidence too.
-        texts = [h.passage.embed_text for h in engine.search(q.question, 10, name)]
+        texts = [h.passage.embed_text for h in engine.search(query, 10, name)]
     latency = (time.perf_counter() - t0) * 1000
     ranks = tuple(evidence_ranks(texts, q.evidence)) if q.answerable else ()
     ndcg = ndcg_at(texts, q.evidence) if q.answerable else 0.0
@@ -98,7 +102,7 @@ def _one(
         return QuestionResult(q.id, q.kind, ranks, ndcg, latency, batch=q.batch)
     _forget_queries(engine)
     t1 = time.perf_counter()
-    ans = answerer.answer(q.question, engine.settings.top_k)
+    ans = _answer(engine, answerer, q)
     ask_ms = (time.perf_counter() - t1) * 1000
     if q.answerable:
         correct = ans.grounded and answer_correct(ans.answer, q.answers)
@@ -107,6 +111,13 @@ def _one(
     else:
         correct = not ans.grounded
     return QuestionResult(q.id, q.kind, ranks, ndcg, latency, ans.grounded, correct, ask_ms, str(ans.outcome), q.batch)
+
+
+def _answer(engine: Engine, answerer: ExtractiveAnswerer, q: EvalQuestion) -> Answer:
+    """The answer a user gets: a follow-up through ``Engine.ask_with`` with its previous question."""
+    if q.previous:
+        return engine.ask_with(answerer, q.question, engine.settings.top_k, previous=q.previous)
+    return answerer.answer(q.question, engine.settings.top_k)
 
 
 def _forget_queries(engine: Engine) -> None:

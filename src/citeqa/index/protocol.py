@@ -59,6 +59,10 @@ class SearchIndex(Protocol):
         """Passages per indexed source."""
         ...
 
+    def passages_of(self, source: str) -> list[Passage]:
+        """Every passage of ``source`` in document order (the document view); [] for a source not indexed."""
+        ...
+
     def dense_search(self, vector: np.ndarray, k: int, sources: frozenset[str] | None = None) -> Scored:
         """The ``k`` passages nearest to ``vector`` (cosine), best first, of ``sources`` only when given."""
         ...

@@ -17,7 +17,7 @@ from citeqa.index.update import embedder_for
 from citeqa.qa.extractive import AnswerSettings, ExtractiveAnswerer
 from citeqa.qa.generative import ChatClient, GenerativeAnswerer, LLMSettings
 from citeqa.qa.grounding import AbstainSettings
-from citeqa.qa.query import check_top_k, clean_query, follow_up_query
+from citeqa.qa.query import check_top_k, clean_query, resolve_follow_up
 from citeqa.qa.relevance import load_background
 from citeqa.qa.retrieve import Retriever, make_retrievers, matching_sources
 from citeqa.qa.turns import Replies
@@ -90,16 +90,35 @@ class Engine:
     ) -> Answer:
         """Answer with cited quotes.
 
-        ``previous`` (the last question) helps follow-ups like 那荷蘭呢？; ``source`` (a glob) answers
-        from matching documents only; ``abstain`` replaces the configured abstention settings.
+        ``previous`` (the last question) makes a follow-up a standalone question: 那荷蘭呢？ after
+        駐孟買辦事處何時揭牌？ is answered as 駐荷蘭辦事處何時揭牌？ (``Answer.resolved``), and
+        他們簽了什麼？ is retrieved together with the previous question (``qa.followup``).
+        ``source`` (a glob) answers from matching documents only; ``abstain`` replaces the
+        configured abstention settings.
         """
-        q = clean_query(question, self.settings.max_question_chars)
-        k = check_top_k(self.settings.top_k if k is None else k)
-        retrieval = follow_up_query(q, previous) if previous else None
         answerer: ExtractiveAnswerer | GenerativeAnswerer = self.answerer
         if self.llm is not None:
             answerer = GenerativeAnswerer(self.answerer, ChatClient(self.llm), self.llm)
-        return answerer.answer(q, k, retrieval_query=retrieval, sources=self._sources(source), abstain=abstain)
+        return self.ask_with(answerer, question, k, previous=previous, source=source, abstain=abstain)
+
+    def ask_with(
+        self,
+        answerer: ExtractiveAnswerer | GenerativeAnswerer,
+        question: str,
+        k: int | None = None,
+        *,
+        previous: str | None = None,
+        source: str | None = None,
+        abstain: AbstainSettings | None = None,
+    ) -> Answer:
+        """``ask`` through a given answerer (eval compares each retriever's, follow-ups included)."""
+        q = clean_query(question, self.settings.max_question_chars)
+        k = check_top_k(self.settings.top_k if k is None else k)
+        follow = resolve_follow_up(q, previous) if previous else None
+        asked = follow.resolved if follow else q
+        retrieval = follow.query if follow and follow.query != asked else None
+        answer = answerer.answer(asked, k, retrieval_query=retrieval, sources=self._sources(source), abstain=abstain)
+        return answer if asked == q else replace(answer, question=q, resolved=asked)
 
     def answerer_for(self, retriever: str) -> ExtractiveAnswerer:
         """The extractive answerer over another retriever (eval compares them)."""

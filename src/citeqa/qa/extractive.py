@@ -201,15 +201,28 @@ def _slot_gap(cands: list[_Candidate]) -> float:
 
 
 def _compose(question: str, chosen: list[_Candidate]) -> Answer:
-    """Quote each chosen sentence verbatim, followed by its marker; marker n cites citations[n-1]."""
+    """Quote each chosen sentence verbatim with its marker before the closing mark ("……19 次[1]。").
+
+    Marker n cites citations[n-1]; two sentences of one paragraph share its marker, and its quote
+    span covers both, so the same paragraph is never listed twice.
+    """
     parts: list[str] = []
     citations: list[Hit] = []
-    for n, c in enumerate(chosen, start=1):
+    for c in chosen:
         text = c.hit.passage.text
         start, end = c.start, c.end
         while end > start and text[end - 1] in _TRIM:
             end -= 1
         quote = text[start:end]
-        parts.append(f"{quote}[{n}]" + ("" if quote.endswith(tuple(_ENDS)) else "。"))
-        citations.append(Hit(c.hit.passage, c.hit.score, start, end))
+        same = [i for i, h in enumerate(citations) if h.passage.id == c.hit.passage.id]
+        if same:
+            old = citations[same[0]]
+            assert old.quote_start is not None and old.quote_end is not None  # set below
+            citations[same[0]] = Hit(old.passage, old.score, min(start, old.quote_start), max(end, old.quote_end))
+            n = same[0] + 1
+        else:
+            citations.append(Hit(c.hit.passage, c.hit.score, start, end))
+            n = len(citations)
+        body, close = (quote[:-1], quote[-1]) if quote.endswith(tuple(_ENDS)) else (quote, "。")
+        parts.append(f"{body}[{n}]{close}")
     return Answer(question, "".join(parts), True, tuple(citations))

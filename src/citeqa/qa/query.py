@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import re
 import unicodedata
 
 from citeqa.errors import InputError, QuestionEmpty, QuestionTooLong
+from citeqa.qa.followup import FollowUp, resolve_follow_up
 from citeqa.settings import MAX_TOP_K
-
-_FOLLOW_UP = re.compile(
-    r"^(那|那麼|那么|還有|还有|另外|而|至於|至于)|呢\s*[？?]?\s*$|^(what|how) about\b|^and\b", re.IGNORECASE
-)
 
 
 def clean_query(text: object, max_chars: int, what: str = "question") -> str:
@@ -36,12 +32,13 @@ def check_top_k(k: int) -> int:
 
 
 def follow_up_query(question: str, previous: str) -> str | None:
-    """A question that leans on the last one ("那荷蘭呢？", "what about Japan?") is retrieved with it.
+    """The retrieval query of a question that leans on the last one ("那荷蘭呢？"), or None.
 
-    Only explicit follow-up cues count: a short but self-contained question ("台北101有多高？")
-    must not inherit the previous topic.
+    None says ``question`` stands on its own ("台北101有多高？"): it must not inherit the previous
+    topic. ``resolve_follow_up`` also gives the standalone question to answer.
     """
-    prev = previous.strip()
-    if not prev or len(question) > 20 or not _FOLLOW_UP.search(question.strip()):
-        return None
-    return f"{prev} {question}"
+    follow = resolve_follow_up(question, previous)
+    return follow.query if follow else None
+
+
+__all__ = ["FollowUp", "check_top_k", "clean_query", "follow_up_query", "resolve_follow_up"]

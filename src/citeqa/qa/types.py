@@ -58,6 +58,8 @@ class Answer:
 
     ``grounded`` is true exactly when ``outcome`` is answered (left out, the outcome follows from it).
     ``confidence`` (0–1) is how likely the quoted answer is right; None where nothing was scored.
+    ``question`` is the text the user typed; ``resolved`` the standalone question that was answered
+    instead, for a follow-up read with the previous one (那荷蘭呢？ → 駐荷蘭辦事處何時揭牌？).
     """
 
     question: str
@@ -66,6 +68,7 @@ class Answer:
     citations: tuple[Hit, ...]
     outcome: Outcome | None = None
     confidence: float | None = None
+    resolved: str | None = None
 
     def __post_init__(self) -> None:
         if self.outcome is None:
@@ -74,7 +77,7 @@ class Answer:
             raise ValueError(f"grounded={self.grounded} contradicts outcome {self.outcome}")
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON contract: question, answer, grounded, citations (``Hit.to_dict``), outcome, confidence."""
+        """The JSON contract: question, answer, grounded, citations (``Hit.to_dict``), outcome, confidence, resolved."""
         d: dict[str, Any] = {
             "question": self.question,
             "answer": self.answer,
@@ -84,4 +87,6 @@ class Answer:
         }
         if self.confidence is not None:
             d["confidence"] = self.confidence
+        if self.resolved is not None:
+            d["resolved"] = self.resolved
         return d

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 DESCRIPTION = """Question answering over a Traditional Chinese document, with the source paragraph
 cited for every claim. `POST /api/ask` returns `{question, answer, grounded, citations}`; marker `[n]`
 in `answer` cites `citations[n-1]`, and `quote_start:quote_end` is the quoted sentence of its `text`.
-Errors are 4xx with `{"error": "..."}`. The chat is at `/`, the embedding snippets at `/embed`."""
+Errors are 4xx with `{"error": "..."}`. The chat is at `/`, the embedding snippets at `/embed`, and a
+cited passage in its whole document at `/doc?source=<source>`."""
 
 
 def gradio_frontend_dir() -> Path:
@@ -42,21 +43,25 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
 
     from citeqa import __version__
     from citeqa.ui.api import build_router, install_error_handlers
-    from citeqa.ui.chat import CSS, build_chat
+    from citeqa.ui.apidocs import build_docs_router
+    from citeqa.ui.chatjs import CHAT_JS
+    from citeqa.ui.document import build_document_router
+    from citeqa.ui.page import CSS, build_chat
     from citeqa.ui.widget import STATIC_GRADIO, build_embed_router
 
     settings = settings or ServeSettings()
-    app = FastAPI(
-        title="citeqa", version=__version__, description=DESCRIPTION, docs_url="/docs", redoc_url=None
-    )
+    # docs_url=None: FastAPI's own /docs loads Swagger UI from a CDN; ui.apidocs serves it from this app.
+    app = FastAPI(title="citeqa", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None)
     app.state.engine = engine
     app.state.serve_settings = settings
     install_error_handlers(app)
     app.include_router(build_router(engine))
     app.include_router(build_embed_router(settings))
+    app.include_router(build_docs_router())
+    app.include_router(build_document_router(engine))
     app.mount(STATIC_GRADIO, StaticFiles(directory=gradio_frontend_dir()), name="gradio-frontend")
     add_middlewares(app, settings)
-    chat = build_chat(engine).queue(max_size=settings.queue_size)
+    chat = build_chat(engine, settings.root_path).queue(max_size=settings.queue_size)
     app.state.chat = chat
     return gr.mount_gradio_app(
         app,
@@ -66,7 +71,10 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
         server_name=settings.host,
         server_port=settings.port,
         css=CSS,
-        footer_links=["api", "settings"],
+        js=CHAT_JS,
+        # Not "api": that is Gradio's own English page, not the REST API (/docs). Gradio 6.31 accepts
+        # {"label", "url"} entries here but its frontend does not render them, so the header links /docs.
+        footer_links=["settings"],
         run_history=False,
         ssr_mode=False,
         mcp_server=False,
@@ -76,14 +84,19 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
 
 
 def add_middlewares(app: FastAPI, settings: ServeSettings) -> None:
-    """The request path, outermost first: RootPath → Host → CORS → BodyLimit → Token → ErrorShape → GradioRoutes."""
+    """Wrap the app in its middlewares, the request path outermost first (below).
+
+    RootPath → Host → CORS → BodyLimit → Token → ErrorShape → GradioRoutes → ChatLanguage.
+    """
     from fastapi.middleware.cors import CORSMiddleware
 
     from citeqa.ui.firewall import ErrorShapeMiddleware, GradioRoutesMiddleware
     from citeqa.ui.guard import BodyLimitMiddleware, RootPathMiddleware, TokenMiddleware
     from citeqa.ui.hosts import HostMiddleware
+    from citeqa.ui.locale import ChatLanguageMiddleware
 
     # add_middleware wraps what is there, so they are added innermost first.
+    app.add_middleware(ChatLanguageMiddleware)
     app.add_middleware(GradioRoutesMiddleware)
     app.add_middleware(ErrorShapeMiddleware)
     if settings.access_token:

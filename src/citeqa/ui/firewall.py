@@ -15,8 +15,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from citeqa.ui.guard import route_path, send_json_error
 
-# The app's own routes (FastAPI): they answer for themselves.
-OWN_PREFIXES = ("/api/", "/healthz", "/docs", "/openapi.json", "/embed", "/static/gradio/")
+# The app's own routes (FastAPI): they answer for themselves. Exact paths, and folders by prefix ending
+# in "/", so "/doc" does not also open "/docs…" or "/document…" to Gradio.
+OWN_PATHS = frozenset({"/healthz", "/docs", "/doc", "/openapi.json", "/embed"})
+OWN_PREFIXES = ("/api/", "/embed/", "/docs/static/", "/static/gradio/")
 # What the chat page, its web component and gradio_client use, by method (paths relative to the app root).
 _GRADIO_GET = re.compile(
     r"^/(?:|config/?|theme\.css|favicon\.ico|manifest\.json|robots\.txt"
@@ -46,7 +48,7 @@ class GradioRoutesMiddleware:
             return
         path = route_path(scope)
         method = scope.get("method", "GET")
-        if path.startswith(OWN_PREFIXES) or gradio_route_allowed(method, path):
+        if path in OWN_PATHS or path.startswith(OWN_PREFIXES) or gradio_route_allowed(method, path):
             await self.app(scope, receive, send)
         elif _UPLOAD.match(path):
             await send_json_error(send, 403, "uploads are not accepted: this app takes questions, not files")

@@ -2,7 +2,12 @@
 
 Document passages and questions are data, never markup: they go through ``html.escape`` and the chat
 shows them with Markdown rendering off, so ``<img onerror=…>``, ``**`` or ``$$`` in a passage or a
-question appear literally. Marker ``[n]`` in an answer links to ``#citeqa-src-<turn>-<n>`` in the panel.
+question appear literally.
+
+Each answer carries its own sources, twice: collapsed under the answer (``citeqa-msrc-<turn>-<n>``,
+what a phone shows) and in the side panel (``citeqa-src-<turn>-<n>``, newest answer first). Marker
+``[n]`` links to the copy under its answer, so it works with no script at all (the browser opens the
+``<details>`` it lands in); on a wide screen ``chatjs`` sends it to the panel instead.
 """
 
 from __future__ import annotations
@@ -13,32 +18,49 @@ from html import escape
 from citeqa.qa.types import Answer, Hit, Outcome
 
 NOT_IN_DOCUMENT = "文件中沒有提到"
+PENDING = "回答中…"
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 
 CSS = """
 .citeqa-answer a.citeqa-cite { color: #2f6feb; text-decoration: none; font-weight: 600; padding: 0 1px; }
 .citeqa-answer a.citeqa-cite:hover { text-decoration: underline; }
+.citeqa-resolved { color: #57606a; font-size: 0.85em; margin-bottom: 4px; }
+.citeqa-pending { color: #57606a; }
+.citeqa-error { color: #b42318; }
 .citeqa-abstain { display: inline-block; margin-bottom: 4px; padding: 2px 10px; border-radius: 999px;
   background: #fff4e5; color: #8a4b00; border: 1px solid #f0c27b; font-weight: 600; }
+.citeqa-tools { display: flex; gap: 12px; align-items: center; margin-top: 6px; flex-wrap: wrap; }
+.citeqa-copy { border: 1px solid #d0d7de; background: #f6f8fa; border-radius: 6px; padding: 1px 10px;
+  font-size: 0.85em; cursor: pointer; }
+details.citeqa-msrc { margin-top: 6px; }
+details.citeqa-msrc > summary { cursor: pointer; color: #2f6feb; font-size: 0.9em; }
 .citeqa-sources { display: flex; flex-direction: column; gap: 10px; }
 .citeqa-sources h3 { margin: 0 0 2px 0; font-size: 1rem; }
 .citeqa-sources .citeqa-empty { color: #666; }
+.citeqa-turn { display: flex; flex-direction: column; gap: 8px; }
+.citeqa-turn + .citeqa-turn { border-top: 1px dashed #d0d7de; padding-top: 10px; }
 .citeqa-source { border: 1px solid #d0d7de; border-left: 4px solid #2f6feb; border-radius: 6px;
-  padding: 8px 10px; }
+  padding: 8px 10px; margin-top: 6px; scroll-margin-top: 12px; }
 .citeqa-source.citeqa-nearby { border-left-color: #9aa4ae; }
-.citeqa-source:target { box-shadow: 0 0 0 3px #9ec1ff; }
+.citeqa-source:target, .citeqa-source.citeqa-focus { box-shadow: 0 0 0 3px #9ec1ff; }
 .citeqa-source .citeqa-num { font-weight: 700; color: #2f6feb; margin-right: 6px; }
 .citeqa-source .citeqa-label { font-weight: 600; }
 .citeqa-source .citeqa-section { color: #57606a; font-size: 0.85em; margin: 2px 0 6px 0; }
 .citeqa-source .citeqa-passage { margin: 0; line-height: 1.7; white-space: pre-wrap; }
 .citeqa-source mark { background: #fff1a8; color: inherit; padding: 1px 0; border-radius: 2px; }
-.citeqa-source .citeqa-file { color: #57606a; font-size: 0.8em; margin-top: 6px; font-family: monospace; }
+.citeqa-source .citeqa-file { color: #57606a; font-size: 0.8em; margin-top: 6px; }
+.citeqa-source .citeqa-links { display: flex; gap: 14px; margin-top: 4px; font-size: 0.85em; }
 """
 
 
-def anchor_id(turn: int, n: int) -> str:
-    """Name source ``n`` of answer ``turn``: the id is unique on the page across the conversation."""
-    return f"citeqa-src-{turn}-{n}"
+def anchor_id(turn: int, n: int, *, panel: bool = True) -> str:
+    """Name source ``n`` of answer ``turn``, in the side panel or under the answer; unique on the page."""
+    return f"citeqa-{'src' if panel else 'msrc'}-{turn}-{n}"
+
+
+def answer_id(turn: int) -> str:
+    """Name answer ``turn`` (the sources' "back to the answer" links land here)."""
+    return f"citeqa-ans-{turn}"
 
 
 def question_html(question: str) -> str:
@@ -46,55 +68,101 @@ def question_html(question: str) -> str:
     return f'<span class="citeqa-question">{escape(question)}</span>'
 
 
-def answer_html(answer: Answer, turn: int) -> str:
-    """Render the answer with each ``[n]`` linked to its source, and a badge when not grounded.
+def pending_html() -> str:
+    """The bubble of a question still waiting for its answer."""
+    return f'<div class="citeqa-pending" role="status">{PENDING}</div>'
+
+
+def error_html(message: str) -> str:
+    """The bubble of a question that could not be answered (the message says why, in Chinese)."""
+    return f'<div class="citeqa-error" role="alert">{escape(message)}</div>'
+
+
+def answer_html(answer: Answer, turn: int, *, root: str = "") -> str:
+    """Render the answer: badge when not found, ``[n]`` linked to its sources, the sources, a copy button.
 
     >>> a = Answer("q", "<b>19 次</b>[1]", True, ())
     >>> answer_html(a, 3)
-    '<div class="citeqa-answer">&lt;b&gt;19 次&lt;/b&gt;[1]</div>'
+    '<div class="citeqa-bubble"><div class="citeqa-answer" id="citeqa-ans-3">&lt;b&gt;19 次&lt;/b&gt;[1]</div>\
+<div class="citeqa-tools"><button type="button" class="citeqa-copy">複製答案</button></div></div>'
     """
     body = _MARKER.sub(lambda m: _marker_link(m, turn, len(answer.citations)), escape(answer.answer))
     badge = f'<div class="citeqa-abstain">{NOT_IN_DOCUMENT}</div>' if answer.outcome == Outcome.NOT_FOUND else ""
-    return f'{badge}<div class="citeqa-answer">{body}</div>'
+    understood = f'<div class="citeqa-resolved">理解為：{escape(answer.resolved)}</div>' if answer.resolved else ""
+    sources = ""
+    if answer.citations and answer.outcome != Outcome.CONVERSATION:
+        title = "來源" if answer.grounded else "最接近的段落"
+        cards = _cards(answer, turn, panel=False, root=root)
+        sources = f'<details class="citeqa-msrc"><summary>{title}（{len(answer.citations)}）</summary>{cards}</details>'
+    copy = '<button type="button" class="citeqa-copy">複製答案</button>'
+    return (
+        f'<div class="citeqa-bubble">{understood}{badge}<div class="citeqa-answer" id="{answer_id(turn)}">{body}</div>'
+        f'{sources}<div class="citeqa-tools">{copy}</div></div>'
+    )
 
 
 def _marker_link(match: re.Match[str], turn: int, count: int) -> str:
     n = int(match.group(1))
     if not 1 <= n <= count:
         return match.group(0)
-    return f'<a class="citeqa-cite" href="#{anchor_id(turn, n)}" title="來源 {n}">[{n}]</a>'
+    return f'<a class="citeqa-cite" href="#{anchor_id(turn, n, panel=False)}" title="來源 {n}">[{n}]</a>'
 
 
-def sources_html(answer: Answer | None, turn: int) -> str:
-    """Render the sources panel: per citation its label, section path, passage (quote marked), file."""
-    if answer is None:
+def sources_html(answered: list[tuple[int, Answer]], *, root: str = "") -> str:
+    """Render the side panel: every answer's sources, the newest answer first.
+
+    ``answered`` is (turn number, answer) in the order asked; a turn without sources says why.
+    ``root`` is the app's root path, for the links to the document view.
+    """
+    if not answered:
         return _panel('<p class="citeqa-empty">提問後，答案引用的原文段落會顯示在這裡。</p>')
+    return _panel("".join(_turn_sources(turn, answer, root) for turn, answer in reversed(answered)))
+
+
+def _turn_sources(turn: int, answer: Answer, root: str) -> str:
+    head = f'<h3>第 {turn} 題：{escape(answer.question)}</h3>'
     if answer.outcome == Outcome.CONVERSATION:
-        return _panel('<p class="citeqa-empty">這則回覆不是文件內容，沒有引用來源。請提出關於文件內容的問題。</p>')
-    if not answer.citations:
-        return _panel(f'<p class="citeqa-empty">{NOT_IN_DOCUMENT}，也沒有相近的段落。</p>')
-    title = "引用來源" if answer.grounded else f"{NOT_IN_DOCUMENT}：以下是最接近的段落，僅供參考"
-    cited = answer.grounded
-    cards = "".join(source_card(hit, n, turn, cited=cited) for n, hit in enumerate(answer.citations, 1))
-    return _panel(f"<h3>{escape(title)}</h3>{cards}")
+        inner = '<p class="citeqa-empty">這則回覆不是文件內容，沒有引用來源。</p>'
+    elif not answer.citations:
+        inner = f'<p class="citeqa-empty">{NOT_IN_DOCUMENT}，也沒有相近的段落。</p>'
+    else:
+        nearby = f'<p class="citeqa-empty">{NOT_IN_DOCUMENT}：以下是最接近的段落，僅供參考。</p>'
+        note = "" if answer.grounded else nearby
+        inner = note + _cards(answer, turn, panel=True, root=root)
+    return f'<section class="citeqa-turn">{head}{inner}</section>'
 
 
 def _panel(inner: str) -> str:
     return f'<div class="citeqa-sources">{inner}</div>'
 
 
-def source_card(hit: Hit, n: int, turn: int, *, cited: bool = True) -> str:
-    """One source; the quoted sentence (``quote_start:quote_end`` of the passage) is in ``<mark>``."""
+def _cards(answer: Answer, turn: int, *, panel: bool, root: str) -> str:
+    return "".join(
+        source_card(hit, n, turn, cited=answer.grounded, panel=panel, root=root)
+        for n, hit in enumerate(answer.citations, 1)
+    )
+
+
+def source_card(hit: Hit, n: int, turn: int, *, cited: bool = True, panel: bool = True, root: str = "") -> str:
+    """One source; the quoted sentence (``quote_start:quote_end`` of the passage) is in ``<mark>``.
+
+    Its links open the paragraph in its document and, in the panel, go back to the answer.
+    """
+    from citeqa.ui.document import doc_url
+
     p = hit.passage
     section = " › ".join(p.section)
     cls = "citeqa-source" if cited else "citeqa-source citeqa-nearby"
     page = f" · 第 {p.page} 頁" if p.page is not None else ""
+    back = f'<a class="citeqa-back" href="#{answer_id(turn)}">回到答案</a>' if panel else ""
     return (
-        f'<div class="{cls}" id="{anchor_id(turn, n)}">'
+        f'<div class="{cls}" id="{anchor_id(turn, n, panel=panel)}">'
         f'<div><span class="citeqa-num">[{n}]</span><span class="citeqa-label">{escape(p.label)}</span></div>'
         f'<div class="citeqa-section">{escape(section)}</div>'
         f'<p class="citeqa-passage">{highlighted(p.text, hit.quote_start, hit.quote_end)}</p>'
-        f'<div class="citeqa-file">來源：{escape(p.source)}{page} · 字元 {p.start}–{p.end}</div>'
+        f'<div class="citeqa-file">來源：{escape(p.source)}{page}</div>'
+        f'<div class="citeqa-links"><a class="citeqa-open" href="{escape(root)}/{escape(doc_url(p.source, p.id))}" '
+        f'target="_blank">在文件中開啟</a>{back}</div>'
         "</div>"
     )
 

@@ -9,6 +9,8 @@ reverse proxy under a sub-path.
 from __future__ import annotations
 
 import json
+import re
+from functools import lru_cache
 from html import escape
 
 from fastapi import APIRouter, Request
@@ -52,7 +54,7 @@ def iframe_snippet(base: str) -> str:
     """Embed the whole chat page."""
     return (
         f'<iframe src="{escape(base)}/" title="citeqa 文件問答"\n'
-        '        style="width:100%;height:820px;border:0" loading="lazy"></iframe>'
+        '        style="width:100%;height:860px;border:0" loading="lazy"></iframe>'
     )
 
 
@@ -64,15 +66,38 @@ def webcomponent_snippet(base: str) -> str:
     )
 
 
+@lru_cache(maxsize=1)
+def gradio_base_css() -> str | None:
+    """The name of the stylesheet Gradio's web component loads ("index-….css"), read from its script."""
+    from citeqa.ui.app import gradio_frontend_dir
+
+    folder = gradio_frontend_dir()
+    entry = re.search(r"\./assets/(index-[\w-]+\.js)", (folder / "gradio.js").read_text("utf-8"))
+    if not entry or not (folder / "assets" / entry.group(1)).is_file():
+        return None
+    css = re.search(r"`\./assets/(index-[\w-]+\.css)`", (folder / "assets" / entry.group(1)).read_text("utf-8"))
+    return css.group(1) if css else None
+
+
 def webcomponent_demo(root: str) -> str:
     """The web component on this server's own page, its address resolved by the browser.
 
     ``<gradio-app>`` wants an absolute ``src``; building it from ``location`` and a root-relative path
-    trusts no request header.
+    trusts no request header. Gradio loads its stylesheet relative to the *page* ("./assets/…"),
+    which 404s on a page below the root; it skips one already linked, so the page links it from
+    ``/static/gradio`` and marks the relative name taken with an inert ``<link>`` (unknown rel, no fetch).
     """
     src = json.dumps(f"{root}/").replace("<", "\\u003c")
+    css = gradio_base_css()
+    links = (
+        f'<link rel="stylesheet" href="{escape(root)}{STATIC_GRADIO}/assets/{escape(css)}">\n'
+        f'<link rel="citeqa-loaded" href="./assets/{escape(css)}">\n'
+        if css
+        else ""
+    )
     return (
-        f'<script type="module" src="{escape(root)}{STATIC_GRADIO}/gradio.js"></script>\n'
+        links
+        + f'<script type="module" src="{escape(root)}{STATIC_GRADIO}/gradio.js"></script>\n'
         '<div id="citeqa-widget"></div>\n'
         "<script>\n"
         'var citeqaApp = document.createElement("gradio-app");\n'
@@ -101,6 +126,9 @@ _JS_TEMPLATE = """<form id="citeqa-form">
   var form = document.getElementById("citeqa-form");
   var answer = document.getElementById("citeqa-answer");
   var list = document.getElementById("citeqa-sources");
+  var problems = {400: "問題無法處理，請確認問題內容", 401: "需要存取權杖", 403: "沒有存取權限",
+                  413: "問題太長", 415: "請求格式錯誤", 429: "目前提問的人很多，請稍後再試",
+                  503: "目前提問的人很多，請稍後再試"};
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
     var headers = {"Content-Type": "application/json"};
@@ -109,28 +137,31 @@ _JS_TEMPLATE = """<form id="citeqa-form">
     list.replaceChildren();
     fetch(API, {method: "POST", headers: headers,
                 body: JSON.stringify({question: document.getElementById("citeqa-q").value})})
-      .then(function (res) { return res.json().then(function (data) { return [res, data]; }); })
-      .then(function (pair) {
-        var res = pair[0], data = pair[1];
-        if (!res.ok) { answer.textContent = "錯誤：" + (data.error || res.status); return; }
-        answer.textContent = (data.grounded ? "" : "文件中沒有提到。") + data.answer;
-        data.citations.forEach(function (c, i) {
-          var li = document.createElement("li");
-          var head = document.createElement("strong");
-          head.textContent = "[" + (i + 1) + "] " + c.label + "（" + c.source + "）";
-          var text = document.createElement("div");
-          if (c.quote_start != null) {
-            var mark = document.createElement("mark");
-            mark.textContent = c.text.slice(c.quote_start, c.quote_end);
-            text.append(c.text.slice(0, c.quote_start), mark, c.text.slice(c.quote_end));
-          } else {
-            text.textContent = c.text;
-          }
-          li.append(head, text);
-          list.append(li);
+      .then(function (res) {
+        if (!res.ok) {
+          answer.textContent = "無法回答：" + (problems[res.status] || "伺服器錯誤（" + res.status + "）");
+          return;
+        }
+        return res.json().then(function (data) {
+          answer.textContent = data.answer;  // a "not in the documents" answer says so itself
+          data.citations.forEach(function (c, i) {
+            var li = document.createElement("li");
+            var head = document.createElement("strong");
+            head.textContent = "[" + (i + 1) + "] " + c.label + "（" + c.source + "）";
+            var text = document.createElement("div");
+            if (c.quote_start != null) {
+              var mark = document.createElement("mark");
+              mark.textContent = c.text.slice(c.quote_start, c.quote_end);
+              text.append(c.text.slice(0, c.quote_start), mark, c.text.slice(c.quote_end));
+            } else {
+              text.textContent = c.text;
+            }
+            li.append(head, text);
+            list.append(li);
+          });
         });
       })
-      .catch(function (err) { answer.textContent = "無法連線：" + err; });
+      .catch(function () { answer.textContent = "無法連線到問答服務，請稍後再試。"; });
   });
 })();
 </script>"""

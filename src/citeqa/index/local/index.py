@@ -46,6 +46,18 @@ class LocalIndex:
         """Passages per indexed source."""
         return dict(Counter(p.source for p in self.passages))
 
+    def passages_of(self, source: str) -> list[Passage]:
+        """Every passage of ``source`` in document order: the index stores them in that order."""
+        return list(self._by_source.get(source, ()))
+
+    @cached_property
+    def _by_source(self) -> dict[str, tuple[Passage, ...]]:
+        """Source → its passages, grouped once per loaded index (one pass over the rows)."""
+        groups: dict[str, list[Passage]] = {}
+        for p in self.passages:
+            groups.setdefault(p.source, []).append(p)
+        return {s: tuple(ps) for s, ps in groups.items()}
+
     def dense_search(self, vector: np.ndarray, k: int, sources: frozenset[str] | None = None) -> Scored:
         """The ``k`` passages nearest to ``vector``, best first; FAISS skips rows of other sources."""
         scores, ids = search_dense(self.dense, vector, k, rows=self._rows(sources))

@@ -150,6 +150,14 @@ class MilvusIndex:
             out[r["passage_id"]].append(SentenceVector(int(r["start"]), int(r["end"]), _vec(r["vector"])))
         return out
 
+    def passages_of(self, source: str) -> list[Passage]:
+        """Every passage of ``source`` in document order; Milvus returns rows unordered, so sorted by offset.
+
+        A source's passages never overlap and follow the text, so (start, end) is document order.
+        """
+        rows = query_all(self.client, self.passages_name, in_list("source", [source]), PASSAGE_FIELDS)
+        return sorted((_passage(r) for r in rows), key=lambda p: (p.start, p.end, p.id))
+
     # -- the two retrieval legs (qa.retrieve fuses them) --
 
     def dense_search(self, vector: np.ndarray, k: int, sources: frozenset[str] | None = None) -> Scored:

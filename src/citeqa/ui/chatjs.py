@@ -1,0 +1,126 @@
+"""The chat page's one script (Gradio runs it once the page is up): behaviour HTML alone cannot give.
+
+- ``[n]`` opens answer's source n: in the side panel when it is shown (wide screens), else in the
+  sources under the answer; "回到答案" goes back. No URL change, so an embedding page is untouched.
+- "複製答案" copies plain text: the answer with its markers and a numbered source list.
+- "在文件中開啟" opens the document view on the chat's server, also from a ``<gradio-app>`` on another site.
+- Message labels for screen readers become the message's plain text (Gradio puts its HTML there).
+- Gradio's own strings in Traditional Chinese where the page could not set the language before it
+  started (the ``<gradio-app>`` web component on another site).
+
+Everything is delegated from ``document`` (through the web component's shadow root, if any), so it
+works for messages rendered later; nothing runs unless the user acts, bar the label fix.
+"""
+
+CHAT_JS = r"""
+() => {
+  if (window.__citeqaChat) return;
+  window.__citeqaChat = true;
+  const rootOf = (el) => el.getRootNode ? el.getRootNode() : document;
+  const find = (el, sel) => rootOf(el).querySelector(sel);
+  const shown = (el) => !!el && el.getClientRects().length > 0;
+  const focus = (el) => {
+    if (!el) return;
+    rootOf(el).querySelectorAll(".citeqa-focus").forEach((x) => x.classList.remove("citeqa-focus"));
+    el.classList.add("citeqa-focus");
+    el.scrollIntoView({block: "start"});
+  };
+  const appBase = (el) => {
+    const app = el.closest && el.closest("gradio-app") || (rootOf(el).host && rootOf(el).host.closest("gradio-app"));
+    const src = app && app.getAttribute("src");
+    return src ? new URL(src, location.href).href : location.href;
+  };
+  const plain = (bubble) => {
+    const answer = bubble.querySelector(".citeqa-answer");
+    if (!answer) return bubble.innerText.trim();
+    const lines = [answer.innerText.trim()];
+    const cards = bubble.querySelectorAll(".citeqa-msrc .citeqa-source");
+    if (cards.length) lines.push("", "來源：");
+    cards.forEach((card) => {
+      const num = card.querySelector(".citeqa-num").textContent;
+      const label = card.querySelector(".citeqa-label").textContent;
+      const mark = card.querySelector("mark");
+      const quote = (mark || card.querySelector(".citeqa-passage")).textContent;
+      lines.push(num + " " + label + "：「" + quote.trim() + "」");
+    });
+    return lines.join("\n");
+  };
+  const copy = async (text) => {
+    try { await navigator.clipboard.writeText(text); return true; } catch (e) { /* plain http: fall back */ }
+    const area = document.createElement("textarea");
+    area.value = text; area.setAttribute("readonly", ""); area.style.position = "fixed"; area.style.opacity = "0";
+    document.body.appendChild(area); area.select();
+    let ok = false;
+    try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+    area.remove();
+    return ok;
+  };
+  document.addEventListener("click", (ev) => {
+    const target = ev.composedPath()[0];
+    if (!(target instanceof Element)) return;
+    const cite = target.closest("a.citeqa-cite, a.citeqa-back");
+    if (cite) {
+      ev.preventDefault();
+      const id = cite.getAttribute("href").slice(1);
+      if (cite.classList.contains("citeqa-back")) { focus(find(cite, "#" + CSS.escape(id))); return; }
+      const panel = find(cite, "#citeqa-sources");
+      const side = find(cite, "#" + CSS.escape(id.replace("citeqa-msrc-", "citeqa-src-")));
+      if (shown(panel) && side) { focus(side); return; }
+      const inline = find(cite, "#" + CSS.escape(id));
+      if (inline) { inline.closest("details").open = true; focus(inline); }
+      return;
+    }
+    const open = target.closest("a.citeqa-open");
+    if (open) {
+      ev.preventDefault();
+      window.open(new URL(open.getAttribute("href"), appBase(open)).href, "_blank", "noopener");
+      return;
+    }
+    const button = target.closest("button.citeqa-copy");
+    if (button) {
+      const bubble = button.closest(".citeqa-bubble");
+      copy(plain(bubble)).then((ok) => {
+        button.textContent = ok ? "已複製" : "無法複製";
+        setTimeout(() => { button.textContent = "複製答案"; }, 1500);
+      });
+    }
+  }, true);
+  const label = /^(user|assistant|bot)'s message: /;
+  const gradioLabels = {"chatbot conversation": "對話紀錄", "Gradio footer navigation": "頁尾連結"};
+  const relabel = (el) => {
+    const current = el.getAttribute("aria-label");
+    if (!current) return;
+    if (gradioLabels[current]) { el.setAttribute("aria-label", gradioLabels[current]); return; }
+    const m = label.exec(current);
+    if (!m) return;
+    // The label holds the message's HTML; its text, parsed inertly (DOMParser runs and loads nothing).
+    const doc = new DOMParser().parseFromString(current.slice(m[0].length), "text/html").body;
+    const part = (sel) => { const x = doc.querySelector(sel); return x ? x.textContent.trim() : ""; };
+    const sources = doc.querySelectorAll(".citeqa-msrc .citeqa-source").length;
+    const text = doc.querySelector(".citeqa-answer")
+      ? [part(".citeqa-abstain"), part(".citeqa-answer"), sources ? "（" + sources + " 個來源）" : ""].join(" ")
+      : doc.textContent;
+    const who = m[1] === "user" ? "提問：" : "回答：";
+    el.setAttribute("aria-label", who + text.replace(/\s+/g, " ").trim().slice(0, 600));
+  };
+  const watch = (root) => new MutationObserver((changes) => {
+    for (const c of changes) {
+      if (c.type === "attributes") relabel(c.target);
+      c.addedNodes && c.addedNodes.forEach((n) => {
+        if (n instanceof Element) { relabel(n); n.querySelectorAll("[aria-label]").forEach(relabel); }
+      });
+    }
+  }).observe(root, {subtree: true, childList: true, attributes: true, attributeFilter: ["aria-label"]});
+  document.querySelectorAll("[aria-label]").forEach(relabel);
+  watch(document.body);
+  if (window.__citeqaPage) {  // our own page (ui.locale), not a <gradio-app> on someone else's
+    const html = document.documentElement;
+    const keep = () => { if (html.lang !== "zh-Hant") html.lang = "zh-Hant"; };
+    new MutationObserver(keep).observe(html, {attributes: true, attributeFilter: ["lang"]});
+    keep();
+  }
+  const core = performance.getEntriesByType("resource").map((e) => e.name)
+    .find((n) => /\/assets\/core-[\w-]+\.js$/.test(n));  // the module Gradio loaded: same instance
+  if (core) import(core).then((m) => m.changeLocale && m.changeLocale("zh-TW")).catch(() => {});
+}
+"""

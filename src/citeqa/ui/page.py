@@ -1,0 +1,140 @@
+"""The chat page in Gradio: header, conversation, question box, example questions and the sources panel.
+
+Layout: on a wide screen the sources panel sits beside the conversation; on a phone it is hidden
+and each answer's sources open right under it (``render``), so nothing a user needs is below the
+input. Example questions sit inside the empty conversation, where the placeholder points at them.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr  # this module is the Gradio page: imported only when the app is built
+
+from citeqa.corpus.loader import BUNDLED_NAME
+from citeqa.corpus.outline import topic
+from citeqa.ui.chat import Chat
+from citeqa.ui.render import CSS as RENDER_CSS
+from citeqa.ui.render import sources_html
+
+if TYPE_CHECKING:
+    from citeqa.qa.engine import Engine
+
+# Questions about the bundled document; another collection gets questions from its outline instead.
+BUNDLED_EXAMPLES = ("駐孟買辦事處何時揭牌？", "拜登政府宣布對台軍售幾次？", "台北101有多高？")
+STORAGE_KEY = "citeqa-conversation"  # localStorage: the conversation id, nothing else
+
+CSS = RENDER_CSS + """
+#citeqa-header h1 { margin: 0; font-size: 1.5rem; }
+#citeqa-header p { margin: 4px 0 0 0; color: #57606a; }
+#citeqa-sources { max-height: 560px; overflow-y: auto; }
+.citeqa-status { color: #b42318; background: #fef3f2; border: 1px solid #fda29b; border-radius: 6px;
+  padding: 6px 10px; }
+@media (max-width: 760px) {
+  #citeqa-side { display: none !important; }
+  #citeqa-header h1 { font-size: 1.2rem; }
+}
+@media (min-width: 761px) {
+  details.citeqa-msrc { display: none; }
+}
+"""
+
+
+def header_html(engine: Engine, root: str = "") -> str:
+    """The page header: the documents' titles (from the index outline), escaped, and where the API is."""
+    outline = engine.index.manifest.get("outline") or {}
+    titles = [str(o.get("title") or s) for s, o in sorted(outline.items())] or sorted(engine.index.source_counts())
+    names = "、".join(f"《{escape(t)}》" for t in titles[:3]) + (f"等 {len(titles)} 份文件" if len(titles) > 3 else "")
+    return (
+        '<div id="citeqa-header"><h1>citeqa 文件問答</h1>'
+        "<p>根據文件回答問題，每一句答案都標出原文出處。"
+        f"文件：{names}（共 {engine.index.passage_count:,} 個段落）"
+        f' · <a class="citeqa-open" href="{escape(root)}/docs" target="_blank">API 文件</a></p></div>'
+    )
+
+
+def example_questions(engine: Engine) -> list[str]:
+    """Three questions to start with: curated for the bundled document, else about its first sections."""
+    sources = engine.index.source_counts()
+    if set(sources) == {BUNDLED_NAME}:
+        return list(BUNDLED_EXAMPLES)
+    outline = engine.index.manifest.get("outline") or {}
+    sections = [topic(s) for o in outline.values() for s in o.get("sections") or []]
+    titles = [topic(str(o.get("title") or s)) for s, o in outline.items()]
+    return [f"{t}有哪些重點？" for t in (sections or titles)[:3]]
+
+
+def build_chat(engine: Engine, root: str = "") -> gr.Blocks:
+    """Build the chat page around one engine; ``root`` is the app's root path (for document links).
+
+    Mount it with ``js=chatjs.CHAT_JS`` (Gradio 6 takes a page script at mount, not here).
+    """
+    chat = Chat(engine, root)
+    with gr.Blocks(title="citeqa 文件問答", analytics_enabled=False) as demo:
+        gr.HTML(header_html(engine, root), js_on_load=None)
+        saved = gr.BrowserState("", storage_key=STORAGE_KEY)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(
+                    label="對話",
+                    elem_id="citeqa-chat",
+                    height=480,
+                    render_markdown=False,
+                    sanitize_html=True,
+                    latex_delimiters=[],
+                    allow_tags=False,
+                    feedback_options=None,
+                    buttons=[],  # each answer has its own plain-text copy button (render)
+                    placeholder="請在下方輸入問題，或點選範例問題：",
+                    examples=[{"text": q} for q in example_questions(engine)],
+                )
+                with gr.Row():
+                    box = gr.Textbox(
+                        label="問題",
+                        placeholder="輸入問題後按 Enter",
+                        elem_id="citeqa-question",
+                        lines=1,
+                        max_lines=4,
+                        scale=5,
+                    )  # no max_length: an over-long question is refused with its length, not cut
+                    send = gr.Button("提問", variant="primary", scale=1, elem_id="citeqa-send")
+                status = gr.HTML("", elem_id="citeqa-status", js_on_load=None)
+                restart = gr.Button("新對話", variant="secondary", size="sm", elem_id="citeqa-new")
+            with gr.Column(scale=2, elem_id="citeqa-side"):
+                sources = gr.HTML(sources_html([]), elem_id="citeqa-sources", js_on_load=None)
+        _wire(chat, demo, saved, chatbot, box, send, status, restart, sources)
+    return demo
+
+
+def _wire(chat: Chat, demo: gr.Blocks, saved: Any, chatbot: Any, box: Any, send: Any, status: Any,
+          restart: Any, sources: Any) -> None:
+    """The events. The chat history is an output only: the client cannot hand it in (``ui.session``)."""
+    private: dict[str, Any] = {"api_visibility": "private"}
+    answer: dict[str, Any] = {
+        "fn": chat.answer, "inputs": [saved], "outputs": [chatbot, sources], "show_progress": "hidden",
+        "trigger_mode": "multiple", "concurrency_limit": 4, "concurrency_id": "citeqa-ask", **private,
+    }
+    ask: dict[str, Any] = {
+        "inputs": [box, saved], "outputs": [box, chatbot, sources, status, saved], "concurrency_limit": None,
+        "trigger_mode": "multiple", "show_progress": "hidden", **private,
+    }
+    box.submit(chat.submit, **ask).then(**answer)
+    send.click(chat.submit, **ask).then(**answer)
+
+    def on_example(event: gr.SelectData, stored: object) -> tuple[Any, ...]:
+        value = event.value if isinstance(event.value, dict) else {}
+        return chat.submit(value.get("text"), stored)
+
+    chatbot.example_select(on_example, **{**ask, "inputs": [saved]}).then(**answer)
+    # Queued like every event (the firewall admits no unqueued Gradio route); unlimited, as they are instant.
+    quick: dict[str, Any] = {"inputs": [saved], "concurrency_limit": None, "show_progress": "hidden", **private}
+    restart.click(chat.start_over, outputs=[chatbot, sources, status, saved], **quick)
+    chatbot.clear(chat.start_over, outputs=[chatbot, sources, status, saved], **quick)  # its own trash button
+    demo.load(chat.restore, outputs=[chatbot, sources, saved], **quick)
+
+    def ask_api(question: str) -> dict[str, Any]:
+        """Answer one question (no conversation): the same object as POST /api/ask."""
+        return chat.engine.ask(question).to_dict()
+
+    gr.api(ask_api, api_name="ask", concurrency_limit=4, concurrency_id="citeqa-ask")

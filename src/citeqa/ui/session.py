@@ -1,0 +1,108 @@
+"""The chat's conversations, kept on the server per browser session, answered in the order asked.
+
+The client never hands the history back: it sends a question and an opaque conversation id (kept in
+the browser's storage, so a reload finds its conversation), so no message it makes up (a "file"
+naming a server path) is ever echoed, copied or served. Questions sent while one is being answered
+wait in the conversation and are answered in order, each against the one before (follow-ups).
+Conversations live in memory: a server restart starts everyone afresh.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from citeqa.errors import CiteqaError
+from citeqa.qa.query import follow_up_query
+from citeqa.qa.types import Answer, Outcome
+
+MAX_TURNS = 50  # kept per conversation (and replayed after a reload)
+MAX_SESSIONS = 2000  # conversations kept at once; the least recently used is dropped
+_ID = re.compile(r"[0-9a-f]{32}")
+
+
+@dataclass
+class Turn:
+    """A question and, once answered, its answer (or the refusal shown instead)."""
+
+    number: int
+    question: str
+    answer: Answer | None = None
+    error: CiteqaError | None = None
+
+    @property
+    def pending(self) -> bool:
+        """Still waiting for its answer."""
+        return self.answer is None and self.error is None
+
+
+@dataclass
+class Conversation:
+    """One browser session's turns; ``anchor`` is the last question that stood on its own."""
+
+    turns: list[Turn] = field(default_factory=list)
+    anchor: str = ""
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    asked: int = 0  # questions ever added: turn numbers stay stable when old turns are dropped
+
+    def add(self, question: str) -> None:
+        """Queue a question (the oldest turns go past ``MAX_TURNS``)."""
+        self.asked += 1
+        self.turns.append(Turn(self.asked, question))
+        del self.turns[:-MAX_TURNS]
+
+    def answer_pending(self, ask: Callable[[str, str | None], Answer]) -> None:
+        """Answer every waiting question in order, each with the anchor the ones before it left."""
+        with self.lock:
+            for turn in list(self.turns):
+                if not turn.pending:
+                    continue
+                try:
+                    turn.answer = ask(turn.question, self.anchor or None)
+                except CiteqaError as exc:
+                    turn.error = exc
+                    continue
+                follows = bool(self.anchor) and follow_up_query(turn.answer.question, self.anchor) is not None
+                if not follows and turn.answer.outcome != Outcome.CONVERSATION:  # "謝謝" is no topic
+                    self.anchor = turn.answer.question
+
+    def answered(self) -> list[tuple[int, Answer]]:
+        """(turn number, answer) of every answered turn, in the order asked."""
+        return [(t.number, t.answer) for t in self.turns if t.answer is not None]
+
+
+class Sessions:
+    """Conversations by session id, least recently used dropped past ``MAX_SESSIONS``; thread-safe."""
+
+    def __init__(self, limit: int = MAX_SESSIONS) -> None:
+        self._items: OrderedDict[str, Conversation] = OrderedDict()
+        self._lock = threading.Lock()
+        self.limit = limit
+
+    def get(self, session: str) -> Conversation:
+        """The session's conversation, new if it has none."""
+        with self._lock:
+            conv = self._items.pop(session, None) or Conversation()
+            self._items[session] = conv
+            while len(self._items) > self.limit:
+                self._items.popitem(last=False)
+            return conv
+
+    def drop(self, session: str) -> None:
+        """Forget a conversation (the user started a new one)."""
+        with self._lock:
+            self._items.pop(session, None)
+
+
+def new_id() -> str:
+    """A conversation id: random, so one browser cannot guess another's."""
+    return secrets.token_hex(16)
+
+
+def stored_id(value: object) -> str | None:
+    """The conversation id a browser sent back, if it has the shape we hand out; anything else is ignored."""
+    return value if isinstance(value, str) and _ID.fullmatch(value) else None

@@ -1,0 +1,201 @@
+"""The chat as people use it, at desktop (1366×900) and phone (390×844) sizes, in real Chromium.
+
+Each test says which point of the chat it checks; ``new_tab`` fails a test whose page reached outside
+127.0.0.1 (every such request is blocked and counted), threw an error, or got a 4xx/5xx response.
+"""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from browsing import DESKTOP, PHONE, WAIT_MS, Tab, ask, open_chat
+
+XSS = "<img src=x onerror=window.__xss=1>"
+GRADIO_ENGLISH = ("processing", "Warning", "Use via API", "Built with Gradio", "Settings", "Clear", "Copy",
+                  "Loading", "Error", "'s message")
+
+
+def expected(server: str, question: str) -> dict:
+    return httpx.post(f"{server}/api/ask", json={"question": question}, timeout=60).json()
+
+
+def in_view(tab: Tab, locator: object) -> bool:
+    box = locator.bounding_box()  # type: ignore[attr-defined]
+    size = tab.page.viewport_size
+    return bool(box) and box["y"] >= 0 and box["y"] + min(box["height"], 200) <= size["height"]
+
+
+def test_desktop_earlier_answers_keep_their_sources(new_tab, server):
+    """Clicking [1] of an older answer shows that answer's source in the side panel, quote highlighted;
+    "回到答案" goes back. Questions sent while one is pending are answered in order."""
+    first, second = expected(server, "駐孟買辦事處何時揭牌？"), expected(server, "拜登政府宣布對台軍售幾次？")
+    tab = new_tab(DESKTOP)
+    open_chat(tab, server + "/")
+    page = tab.page
+    ask(page, "駐孟買辦事處何時揭牌？", wait=False)
+    ask(page, "拜登政府宣布對台軍售幾次？")  # sent while the first may still be pending
+    page.locator(".citeqa-answer").nth(1).wait_for(timeout=WAIT_MS)
+    answers = page.locator(".citeqa-answer").all_inner_texts()
+    assert answers == [first["answer"], second["answer"]]  # both, in the order asked
+    assert not re.search(r"\]\d", "".join(answers))  # a marker never runs into a number
+    page.locator("#citeqa-ans-1 a.citeqa-cite").first.click()
+    card = page.locator("#citeqa-sources #citeqa-src-1-1")
+    page.wait_for_function("document.querySelector('#citeqa-src-1-1').classList.contains('citeqa-focus')")
+    cite = first["citations"][0]
+    assert card.locator("mark").inner_text() == cite["text"][cite["quote_start"] : cite["quote_end"]]
+    assert in_view(tab, card) and page.evaluate("location.hash") == ""  # the URL stays as it was
+    tab.shot("desktop-earlier-source")
+    card.locator("a.citeqa-back").click()
+    page.wait_for_function("document.querySelector('#citeqa-ans-1').classList.contains('citeqa-focus')")
+    assert in_view(tab, page.locator("#citeqa-ans-1"))
+
+
+def test_phone_sources_open_under_the_answer(new_tab, server):
+    """On a phone the examples are on screen before any question, the side panel is hidden, and [n]
+    opens the source right under its answer."""
+    tab = new_tab(PHONE)
+    open_chat(tab, server + "/")
+    page = tab.page
+    for example in ("駐孟買辦事處何時揭牌？", "台北101有多高？"):
+        assert in_view(tab, page.locator("#citeqa-chat").get_by_text(example, exact=True))
+    assert in_view(tab, page.locator("#citeqa-question textarea"))
+    tab.shot("phone-empty")
+    ask(page, "拜登政府宣布對台軍售幾次？")
+    ask(page, "駐孟買辦事處何時揭牌？")
+    assert not page.locator("#citeqa-sources").is_visible()
+    page.locator("#citeqa-ans-1 a.citeqa-cite").first.click()
+    inline = page.locator("#citeqa-msrc-1-1")
+    inline.wait_for(state="visible", timeout=5_000)
+    answer = page.locator("#citeqa-ans-1").bounding_box()
+    card = inline.bounding_box()
+    assert answer and card and 0 <= card["y"] - (answer["y"] + answer["height"]) < 200  # right under it
+    assert in_view(tab, inline) and "19" in inline.locator("mark").inner_text()
+    tab.shot("phone-inline-source")
+
+
+def test_document_view_shows_the_paragraph_in_context(new_tab, server):
+    """Each source card opens its paragraph in the whole document, highlighted and scrolled into view."""
+    tab = new_tab(DESKTOP)
+    open_chat(tab, server + "/")
+    ask(tab.page, "駐孟買辦事處何時揭牌？")
+    with tab.context.expect_page() as opened:
+        tab.page.locator("#citeqa-src-1-1 a.citeqa-open").click()
+    doc = opened.value
+    tab.watch(doc)
+    doc.wait_for_load_state("load")
+    assert "/doc?source=" in doc.url and doc.evaluate("document.documentElement.lang") == "zh-Hant"
+    target = doc.locator(":target")
+    assert target.count() == 1 and "孟買" in target.inner_text()
+    assert doc.locator("h2").count() >= 3  # the whole document, with its headings
+    box = target.bounding_box()
+    assert box and 0 <= box["y"] < DESKTOP["height"]
+    tab.shot("document-view", doc)
+
+
+def test_api_docs_work_offline(new_tab, server):
+    """/docs renders Swagger UI from files this server serves; the page links it, not Gradio's API page."""
+    tab = new_tab(DESKTOP)
+    open_chat(tab, server + "/")
+    assert tab.page.get_by_text("透過 API 使用").count() == 0 and tab.page.get_by_text("Use via API").count() == 0
+    assert tab.page.locator("#citeqa-header a.citeqa-open").get_attribute("href") == "/docs"
+    tab.page.goto(server + "/docs", wait_until="load")
+    tab.page.locator(".swagger-ui .info .title").wait_for(timeout=WAIT_MS)
+    assert tab.page.locator(".opblock-summary-path", has_text="/api/ask").count() >= 1
+    tab.shot("api-docs")
+
+
+def test_copy_gives_plain_text_and_labels_are_plain(new_tab, server):
+    """"複製答案" copies the answer with markers and a numbered source list; screen-reader labels are text."""
+    reply = expected(server, "拜登政府宣布對台軍售幾次？")
+    tab = new_tab(DESKTOP)
+    open_chat(tab, server + "/")
+    page = tab.page
+    ask(page, "拜登政府宣布對台軍售幾次？")
+    page.locator("button.citeqa-copy").first.click()
+    page.wait_for_function("document.querySelector('button.citeqa-copy').textContent === '已複製'")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    cite = reply["citations"][0]
+    assert copied.startswith(reply["answer"]) and "<" not in copied
+    assert f"[1] {cite['label']}：「{cite['text'][cite['quote_start']:cite['quote_end']]}」" in copied
+    labels = page.evaluate(
+        "[...document.querySelectorAll('#citeqa-chat [aria-label]')].map(e => e.getAttribute('aria-label'))"
+    )
+    spoken = [x for x in labels if x.startswith(("提問：", "回答："))]
+    assert len(spoken) == 2 and all("<" not in x and "'s message" not in x for x in labels), labels
+    assert "19" in spoken[1]
+
+
+def test_one_language_and_one_message_per_error(new_tab, server):
+    """The page is zh-Hant with Gradio's strings in Chinese even for an English browser; an empty
+    question shows one message; an over-long one is refused with its length, never cut."""
+    tab = new_tab(DESKTOP)
+    open_chat(tab, server + "/")
+    page = tab.page
+    assert page.evaluate("document.documentElement.lang") == "zh-Hant"
+    page.locator("#citeqa-question textarea").fill("   ")
+    page.locator("#citeqa-send").click()
+    status = page.locator("#citeqa-status .citeqa-status")
+    status.wait_for(timeout=30_000)
+    page.wait_for_timeout(500)
+    assert "請先輸入問題" in status.inner_text()
+    assert page.get_by_text("請先輸入問題").count() == 1 and page.locator(".toast-body").count() == 0
+    long = "問" * 1001
+    page.locator("#citeqa-question textarea").fill(long)
+    page.locator("#citeqa-send").click()
+    page.wait_for_function("document.querySelector('#citeqa-status').innerText.includes('1,001')")
+    assert "上限是 1,000" in status.inner_text()
+    assert page.locator("#citeqa-question textarea").input_value() == long  # kept whole, not cut
+    assert page.locator(".citeqa-question").count() == 0
+    ask(page, f"{XSS} 台北101有多高？")
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    visible = page.locator("body").inner_text()
+    titles = page.evaluate("[...document.querySelectorAll('[aria-label],[title]')].map(e => "
+                           "(e.getAttribute('aria-label') || '') + ' ' + (e.getAttribute('title') || ''))")
+    for english in GRADIO_ENGLISH:
+        assert english not in visible and not any(english in t for t in titles), english
+    tab.shot("one-language")
+
+
+def test_follow_up_is_answered_as_its_own_question(new_tab, server):
+    """「那帛琉呢？」 after a question about the December trip's stop in the Marshall Islands is answered
+    about Palau, and the chat shows how it understood it."""
+    tab = new_tab(DESKTOP)
+    open_chat(tab, server + "/")
+    page = tab.page
+    ask(page, "總統12月出訪在馬紹爾群島見證了什麼？")
+    ask(page, "那帛琉呢？")
+    first, follow = page.locator(".citeqa-answer").all_inner_texts()
+    assert follow != first and "帛琉" in follow
+    assert page.locator(".citeqa-resolved").last.inner_text() == "理解為：總統12月出訪在帛琉見證了什麼？"
+    tab.shot("follow-up")
+
+
+def test_conversation_survives_a_reload_until_a_new_one(new_tab, server):
+    tab = new_tab(PHONE)
+    open_chat(tab, server + "/")
+    page = tab.page
+    ask(page, "駐孟買辦事處何時揭牌？")
+    ask(page, "拜登政府宣布對台軍售幾次？")
+    before = page.locator(".citeqa-answer").all_inner_texts()
+    page.reload(wait_until="load")
+    page.locator(".citeqa-answer").nth(1).wait_for(timeout=WAIT_MS)
+    assert page.locator(".citeqa-answer").all_inner_texts() == before
+    page.locator("#citeqa-new").click()
+    page.wait_for_function("document.querySelectorAll('.citeqa-answer').length === 0", timeout=30_000)
+    page.reload(wait_until="load")
+    page.wait_for_selector("#citeqa-question textarea", timeout=WAIT_MS)
+    page.wait_for_timeout(1500)
+    assert page.locator(".citeqa-answer").count() == 0
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_screens_for_review(new_tab, server, viewport):
+    """Screenshots of a three-turn conversation at both sizes, for a person to look at."""
+    tab = new_tab(viewport)
+    open_chat(tab, server + "/")
+    for q in ("總統12月出訪在馬紹爾群島見證了什麼？", "那帛琉呢？", "台北101有多高？"):
+        ask(tab.page, q)
+    assert tab.page.locator(".citeqa-abstain").count() >= 1
+    tab.shot(f"chat-{'phone' if viewport is PHONE else 'desktop'}")
