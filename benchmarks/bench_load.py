@@ -1,15 +1,20 @@
 """A bounded load test of a running ``citeqa serve``: N concurrent clients POST /api/ask for D seconds.
 
-    .venv/bin/python benchmarks/bench_load.py --start          # a private server, 32 clients, 60 s
+    .venv/bin/python benchmarks/bench_load.py --start          # a private server, 15 s warm-up, 32 clients, 60 s
     .venv/bin/python benchmarks/bench_load.py --url http://127.0.0.1:7860 --clients 32 --duration 60
     .venv/bin/python benchmarks/bench_load.py --start --quick  # smoke run: 4 clients, 5 s
+    .venv/bin/python benchmarks/bench_load.py --compare old=d7b5632 new=.   # side by side, interleaved
 
-Each client sends one request at a time (so at most N are in flight), cycling through the bundled eval
-questions; after D seconds no new request starts, the ones in flight finish (or time out), and the
+Each client sends one request at a time (so at most N are in flight). Every question is one the
+server has not seen: an eval question with a serial number appended ("…？ 第17題"), so no answer
+comes from the server's query-vector cache (it holds 512 questions, and the eval set fits in it).
+``--repeat-questions`` cycles the eval questions as they are instead, and the JSON says it measured
+cache hits. After D seconds no new request starts, the ones in flight finish (or time out), and the
 script exits. Figures: throughput (completed requests / s), latency p50/p95/p99 of successful requests,
 errors (non-2xx, bodies without an answer, exceptions such as timeouts) by cause, and, with --start,
 the server's peak RSS. The load generator runs on the same machine and takes CPU from the server: its
-own CPU time is reported beside the figures.
+own CPU time is reported beside the figures. ``--compare A B`` starts each side's server in turn
+(``--rounds`` times, alternating which goes first) and prints B / A ratios; see ``_sides.py``.
 
 Only loopback addresses are accepted (127.0.0.1, localhost, ::1); proxies from the environment are
 ignored and redirects are not followed, so no request can leave the machine. --start runs
@@ -22,9 +27,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import ipaddress
 import itertools
-import json
 import os
 import resource
 import shutil
@@ -33,17 +38,16 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from _common import emit, log, machine, peak_rss_mib, summarize_ms
+from _stub import stub_server
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 
@@ -55,16 +59,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--clients", type=int, help="concurrent clients (default 32; --quick 4)")
     p.add_argument("--duration", type=float, help="seconds of load (default 60; --quick 5)")
     p.add_argument("--timeout", type=float, default=30.0, help="per-request timeout in seconds")
+    p.add_argument("--warmup", type=float, help="seconds of load before the clock starts (default 15; --quick 0)")
     p.add_argument("--quick", action="store_true", help="smoke run: 4 clients for 5 s")
     p.add_argument("--start-timeout", type=float, default=900.0, help="seconds to wait for /healthz")
     p.add_argument("--cache-dir", type=Path, help="CITEQA_CACHE_DIR for --start (default: temp)")
     p.add_argument("--data-dir", type=Path, help="CITEQA_DATA_DIR for --start (default: temp)")
+    p.add_argument(
+        "--repeat-questions", action="store_true",
+        help="cycle the eval questions as they are (after one lap the server answers from its query cache)",
+    )
+    p.add_argument("--compare", nargs=2, metavar=("A", "B"), help="two sides, NAME=WHERE[,VAR=VALUE...] (_sides.py)")
+    p.add_argument("--rounds", type=int, default=2, help="--compare: load runs per side, alternating (default 2)")
     p.add_argument("--self-test", action="store_true", help=argparse.SUPPRESS)  # against an in-process stub
     args = p.parse_args(argv)
     args.clients = args.clients or (4 if args.quick else 32)
     args.duration = args.duration if args.duration is not None else (5.0 if args.quick else 60.0)
-    if args.clients < 1 or args.duration <= 0:
-        p.error("--clients must be ≥ 1 and --duration > 0")
+    args.warmup = args.warmup if args.warmup is not None else (0.0 if args.quick else 15.0)
+    if args.clients < 1 or args.duration <= 0 or args.warmup < 0:
+        p.error("--clients must be ≥ 1, --duration > 0 and --warmup ≥ 0")
     try:
         check_loopback(args.url)
     except ValueError as exc:
@@ -110,6 +122,21 @@ def questions() -> list[str]:
     return [q.question for q in load_eval_set()]
 
 
+def question_stream(qs: list[str], unique: bool) -> Iterator[str]:
+    """The eval questions in turn; with ``unique``, each with a serial number no cache has seen ("…？ 第17題")."""
+    for n, q in enumerate(itertools.cycle(qs), start=1):
+        yield f"{q} 第{n}題" if unique else q
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time a running process has used (/proc/PID/stat, in clock ticks)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 # --- the server under test -------------------------------------------------------------------------
 
 
@@ -125,14 +152,11 @@ def vm_hwm_mib(pid: int) -> float | None:
 
 
 @contextmanager
-def started_server(args: argparse.Namespace, info: dict[str, Any]) -> Iterator[str]:
-    """Run ``python -m citeqa serve`` on a free loopback port until the block ends; yield its URL."""
+def started_server(env: dict[str, str], start_timeout: float, info: dict[str, Any]) -> Iterator[str]:
+    """Run ``python -m citeqa serve`` (in ``env``) on a free loopback port until the block ends; yield its URL."""
     import httpx
 
     tmp = Path(tempfile.mkdtemp(prefix="citeqa-bench-load-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CITEQA_")}
-    env["CITEQA_CACHE_DIR"] = str(args.cache_dir or tmp / "cache")
-    env["CITEQA_DATA_DIR"] = str(args.data_dir or tmp / "data")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = tmp / "serve.log"
@@ -140,9 +164,9 @@ def started_server(args: argparse.Namespace, info: dict[str, Any]) -> Iterator[s
     cmd += ["--log-level", "warning"]
     t0 = time.perf_counter()
     with log_path.open("wb") as log_file:
-        proc = subprocess.Popen(cmd, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, env=env, stdout=log_file, stderr=subprocess.STDOUT, cwd=tmp)
     try:
-        deadline = t0 + args.start_timeout
+        deadline = t0 + start_timeout
         with httpx.Client(trust_env=False, timeout=5.0) as client:
             while True:
                 if proc.poll() is not None:
@@ -153,13 +177,15 @@ def started_server(args: argparse.Namespace, info: dict[str, Any]) -> Iterator[s
                 except httpx.HTTPError:
                     pass
                 if time.perf_counter() > deadline:
-                    waited = f"{args.start_timeout:.0f} s"
-                    raise RuntimeError(f"citeqa serve not healthy after {waited}: {tail(log_path)}")
+                    raise RuntimeError(f"citeqa serve not healthy after {start_timeout:.0f} s: {tail(log_path)}")
                 time.sleep(0.5)
         info["server_start_s"] = round(time.perf_counter() - t0, 2)
         info["server_pid"] = proc.pid
         log(f"citeqa serve healthy on {url} after {info['server_start_s']} s (pid {proc.pid})")
+        cpu0 = cpu_seconds(proc.pid)
         yield url
+        cpu1 = cpu_seconds(proc.pid)
+        info["server_cpu_s"] = round(cpu1 - cpu0, 2) if cpu0 is not None and cpu1 is not None else None
         info["server_peak_rss_mib"] = vm_hwm_mib(proc.pid)
     finally:
         if proc.poll() is None:
@@ -174,6 +200,14 @@ def started_server(args: argparse.Namespace, info: dict[str, Any]) -> Iterator[s
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def private_env(args: argparse.Namespace, tmp: Path) -> dict[str, str]:
+    """The caller's environment without CITEQA_* variables, with private (or the given) cache and data dirs."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITEQA_")}
+    env["CITEQA_CACHE_DIR"] = str(args.cache_dir or tmp / "cache")
+    env["CITEQA_DATA_DIR"] = str(args.data_dir or tmp / "data")
+    return env
+
+
 def tail(path: Path, n: int = 2000) -> str:
     try:
         return path.read_text(errors="replace")[-n:]
@@ -181,59 +215,23 @@ def tail(path: Path, n: int = 2000) -> str:
         return ""
 
 
-@contextmanager
-def stub_server(info: dict[str, Any]) -> Iterator[str]:
-    """A tiny threaded HTTP server with /healthz and /api/ask, for testing the load generator itself."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def _reply(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self) -> None:
-            if self.path == "/healthz":
-                self._reply(200, {"status": "ok", "passages": 0, "model": "stub"})
-            else:
-                self._reply(404, {"error": "not found"})
-
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length) or b"{}")
-            if self.path != "/api/ask":
-                self._reply(404, {"error": "not found"})
-                return
-            time.sleep(0.005)  # a little "work"
-            answer = {"question": body.get("question"), "answer": "stub", "grounded": False, "citations": []}
-            self._reply(200, answer)
-
-        def log_message(self, *_: Any) -> None:
-            return
-
-    ThreadingHTTPServer.daemon_threads = True
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    info["stub"] = True
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 # --- the load generator ----------------------------------------------------------------------------
 
 
-async def load(url: str, qs: list[str], clients: int, duration: float, timeout: float) -> dict[str, Any]:
-    """``clients`` tasks, each sending one request at a time until ``duration`` has passed."""
+async def load(
+    url: str, qs: list[str], clients: int, duration: float, timeout: float, *, unique: bool = True,
+    warmup: float = 0.0,
+) -> dict[str, Any]:
+    """``clients`` tasks, each sending one request at a time until ``duration`` has passed.
+
+    ``warmup`` seconds of the same load come first, off the clock and with questions of their own
+    ("…？ 暖身17"): a server's first seconds fill what it keeps of the documents (the terms of their
+    sentences), and a run should say what a server that has been up a while does.
+    """
     import httpx
 
     ask_url = f"{base_of(url)}/api/ask"
-    cycle = itertools.cycle(qs)
+    cycle = question_stream(qs, unique)
     latencies: list[float] = []
     errors: Counter[str] = Counter()
     statuses: Counter[int] = Counter()
@@ -241,8 +239,10 @@ async def load(url: str, qs: list[str], clients: int, duration: float, timeout: 
     async with httpx.AsyncClient(
         trust_env=False, follow_redirects=False, timeout=httpx.Timeout(timeout), limits=limits
     ) as client:
-        for q in qs[:2]:  # warm-up, outside the clock (first call pays for lazy initialisation)
+        for q in (f"{qs[0]} 暖身", f"{qs[1]} 暖身"):  # warm-up, outside the clock (first calls pay for lazy set-up)
             await client.post(ask_url, json={"question": q})
+        if warmup > 0:
+            await _warm_up(client, ask_url, qs, clients, warmup, timeout)
         start = time.perf_counter()
         deadline = start + duration
         last_done = start
@@ -279,6 +279,8 @@ async def load(url: str, qs: list[str], clients: int, duration: float, timeout: 
     ok = len(latencies)
     return {
         "clients": clients,
+        "warmup_s": warmup,
+        "questions": "unique (never seen by the server)" if unique else "repeated eval questions (cache hits)",
         "duration_s": duration,
         "elapsed_s": round(elapsed, 3),
         "requests": ok + sum(errors.values()),
@@ -291,38 +293,74 @@ async def load(url: str, qs: list[str], clients: int, duration: float, timeout: 
     }
 
 
+async def _warm_up(client: Any, ask_url: str, qs: list[str], clients: int, seconds: float, timeout: float) -> None:
+    """The same load for ``seconds``, with questions of its own; nothing is recorded."""
+    import httpx
+
+    stream = (f"{q} 暖身{n}" for n, q in enumerate(itertools.cycle(qs), start=1))
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        while time.perf_counter() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                await client.post(ask_url, json={"question": next(stream)})
+
+    await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(clients))), seconds + timeout + 30)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.compare:
+        from _load_compare import compare
+
+        return compare(args)
     result: dict[str, Any] = {"benchmark": "load", "quick": args.quick, "machine_start": machine()}
     info: dict[str, Any] = {}
-    qs = questions()
-    if args.self_test:
-        ctx = stub_server(info)
-    elif args.start:
-        ctx = started_server(args, info)
-    else:
-        ctx = _given(args.url)
+    tmp = Path(tempfile.mkdtemp(prefix="citeqa-bench-load-dirs-"))
+    try:
+        if args.self_test:
+            ctx = stub_server(info)
+        elif args.start:
+            ctx = started_server(private_env(args, tmp), args.start_timeout, info)
+        else:
+            ctx = _given(args.url)
+        result.update(run_load(args, ctx, info))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if args.start:
+        result["server_peak_rss_children_mib"] = peak_rss_mib(resource.RUSAGE_CHILDREN)
+    result["client_peak_rss_mib"] = peak_rss_mib()
+    result["machine_end"] = machine()
+    emit(result)
+    return 0
+
+
+def run_load(args: argparse.Namespace, ctx: Any, info: dict[str, Any]) -> dict[str, Any]:
+    """One load run against the server ``ctx`` yields; its figures, the server's and the client's CPU time."""
+    result: dict[str, Any] = {}
     cpu0 = time.process_time()
     with ctx as url:
         result["url"] = url
         log(f"load: {args.clients} clients for {args.duration:g} s against {url}/api/ask")
-        result.update(asyncio.run(load(url, qs, args.clients, args.duration, args.timeout)))
+        if args.warmup:
+            log(f"warm-up: {args.warmup:g} s of the same load, not counted")
+        figures = load(
+            url, questions(), args.clients, args.duration, args.timeout, unique=not args.repeat_questions,
+            warmup=args.warmup,
+        )
+        result.update(asyncio.run(figures))
         result["machine_during"] = machine()
     result["client_cpu_s"] = round(time.process_time() - cpu0, 2)
     result.update(info)
-    result["client_peak_rss_mib"] = peak_rss_mib()
-    if args.start:
-        result["server_peak_rss_children_mib"] = peak_rss_mib(resource.RUSAGE_CHILDREN)
+    if result.get("server_cpu_s") and result["ok"]:
+        result["server_cpu_ms_per_request"] = round(result["server_cpu_s"] / result["ok"] * 1000, 2)
     lat = result["latency"]
     log(
         f"{result['ok']} ok, {result['errors']} errors {result['errors_by_cause'] or ''} "
-        f"in {result['elapsed_s']} s: "
-        f"{result['throughput_rps']} req/s, p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms "
-        f"(client CPU {result['client_cpu_s']} s)"
+        f"in {result['elapsed_s']} s: {result['throughput_rps']} req/s, p50 {lat['p50_ms']} ms, "
+        f"p99 {lat['p99_ms']} ms (client CPU {result['client_cpu_s']} s, load {result['machine_during']['loadavg']})"
     )
-    result["machine_end"] = machine()
-    emit(result)
-    return 0
+    return result
 
 
 @contextmanager

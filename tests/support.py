@@ -1,4 +1,5 @@
-"""Helpers the tests import: fake embedders, an in-process server, and the shared assertions.
+"""Helpers the tests import: fake embedders, a daemon-thread runner, a probe of what a command imports, an
+in-process server, and the shared assertions.
 
 Fixtures live in ``conftest.py``; what a test module imports by name lives here
 (``from support import live_server``), never in another test module.
@@ -16,7 +17,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
 
 import httpx
@@ -91,6 +93,60 @@ class CountingEmbedder:
 
     def _fit(self, v: np.ndarray) -> np.ndarray:
         return v[:, : self.dim] if v.shape[1] > self.dim else v
+
+
+# --- threads -------------------------------------------------------------------------------------
+
+
+def in_thread(fn: Callable[..., object], *args: object) -> Future:
+    """Run ``fn(*args)`` in a daemon thread; its result or exception in the returned future.
+
+    A call that never returns fails the test at ``result(timeout)`` and never holds up the run at exit
+    (a ThreadPoolExecutor would join its threads).
+    """
+    future: Future = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:
+            future.set_exception(exc)
+
+    threading.Thread(target=run, daemon=True).start()
+    return future
+
+
+# --- what a command imports ----------------------------------------------------------------------
+
+# The heavy packages a command may or may not load: torch and its stack (seconds), the ONNX question
+# engine (onnxruntime; onnx only to build its graph), Hugging Face tokenizers (~0.8 s to load a model's).
+HEAVY = frozenset({"torch", "sentence_transformers", "transformers", "onnxruntime", "onnx", "tokenizers"})
+_REPORT_IMPORTS = """
+import atexit, json, sys
+out = sys.argv.pop(1)
+
+def report():
+    with open(out, "w", encoding="utf-8") as f:
+        json.dump(sorted({name.split(".")[0] for name in sys.modules}), f)
+
+atexit.register(report)
+from citeqa.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def heavy_imports(
+    *argv: str, env: dict[str, str], cwd: Path, timeout: float = 300
+) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """Run ``citeqa ARGV`` in a fresh interpreter; its result and which of ``HEAVY`` it imported."""
+    out = cwd / "imported.json"
+    out.unlink(missing_ok=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", _REPORT_IMPORTS, str(out), *argv], capture_output=True, text=True,
+        encoding="utf-8", cwd=cwd, env={**env, "PYTHONIOENCODING": "utf-8"}, timeout=timeout, check=False,
+    )
+    assert out.is_file(), f"citeqa {' '.join(argv)} exited {proc.returncode} before reporting:\n{proc.stderr[-3000:]}"
+    return proc, HEAVY & set(json.loads(out.read_text(encoding="utf-8")))
 
 
 # --- servers --------------------------------------------------------------------------------------

@@ -41,9 +41,24 @@ def guarded(guarded_real_server) -> str:
     return guarded_real_server
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """Remember whether the test itself failed, so ``new_tab`` can keep a picture of what it saw."""
+    report: pytest.TestReport = yield
+    if report.when == "call":
+        item.stash[FAILED] = report.failed
+    return report
+
+
+FAILED = pytest.StashKey[bool]()
+
+
 @pytest.fixture
-def new_tab(browser) -> Iterator[Callable[..., Tab]]:
-    """``new_tab(PHONE)`` → a Tab; after the test: nothing blocked, no page errors, no failed requests."""
+def new_tab(request: pytest.FixtureRequest, browser: object) -> Iterator[Callable[..., Tab]]:
+    """``new_tab(PHONE)`` → a Tab; after the test: nothing blocked, no page errors, no failed requests.
+
+    A test that fails leaves a screenshot of each of its tabs: ``test-artifacts/FAILED-<test>-<n>.png``.
+    """
     tabs: list[Tab] = []
 
     def make(viewport: dict[str, int] = DESKTOP, allowed_hosts: tuple[str, ...] = ()) -> Tab:
@@ -51,6 +66,9 @@ def new_tab(browser) -> Iterator[Callable[..., Tab]]:
         return tabs[-1]
 
     yield make
+    if request.node.stash.get(FAILED, False):
+        for n, t in enumerate(tabs):
+            t.shot(f"FAILED-{request.node.name}-{n}")
     for t in tabs:
         t.context.close()
     for t in tabs:

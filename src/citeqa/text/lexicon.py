@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 from citeqa.text.fold import fold
 
+# Sentences whose terms are remembered: every question re-reads the sentences of its top passages,
+# and a deployment's hot passages number in the thousands, not millions (~1 KiB each).
+_DOCUMENT_TEXTS = 16384
 _QUOTED = re.compile(r"「([^「」]{2,12})」")
 _WORD = re.compile(r"\w", re.UNICODE)
 # Function words that carry no topic. Kept short: over-pruning hurts recall on short questions.
@@ -52,6 +55,18 @@ class Tokenizer:
         self.user_words = tuple(sorted({fold(w) for w in user_words}))
         for word in self.user_words:
             self._jieba.add_word(word, freq=2000)
+        self._document_terms: Callable[[str], frozenset[str]] = lru_cache(maxsize=_DOCUMENT_TEXTS)(
+            lambda text: frozenset(self(text))
+        )
+
+    def document_terms(self, text: str) -> frozenset[str]:
+        """The set of terms of a document's text, remembered per text.
+
+        For the documents' own sentences only: answering tokenises the sentences of every retrieved
+        passage (~15 ms a question with jieba), and the same passages come back question after
+        question. Questions go through ``__call__``, never remembered.
+        """
+        return self._document_terms(text)
 
     def __call__(self, text: str) -> list[str]:
         """``"台美經濟繁榮夥伴對話"`` → ``["台美", "经济", "繁荣", "伙伴", "对话"]`` (folded, no stopwords)."""

@@ -1,8 +1,9 @@
 """The REST API: ``POST /api/ask``, ``GET /api/search``, ``GET /healthz``.
 
 Responses are exactly the library's JSON contract (``Answer.to_dict()``, ``Hit.to_dict()``); every
-refusal is a 4xx with ``{"error": "..."}``. The endpoints are sync functions, so FastAPI runs the
-blocking engine calls in its threadpool and the event loop stays free for the chat's streams.
+refusal is a 4xx with ``{"error": "..."}``. Engine calls wait their turn at the admission gate on
+the event loop (``ui.admission``), then run in the thread pool, so the loop stays free for the
+chat's streams.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from citeqa.errors import CiteqaError, InputError, Overloaded
 from citeqa.settings import MAX_TOP_K, RetrieverName
+from citeqa.ui.admission import Admission
+from citeqa.ui.config import DEFAULT_ENGINE_SLOTS, DEFAULT_QUEUE_SIZE
 
 if TYPE_CHECKING:
     from citeqa.qa.engine import Engine
@@ -107,20 +111,25 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 OTHER_METHODS = ["HEAD", "GET", "PUT", "PATCH", "DELETE"]  # everything but POST, for /api/ask
 
 
-def build_router(engine: Engine) -> APIRouter:
-    """Build the API routes over one shared, already loaded engine."""
+def build_router(engine: Engine, admission: Admission | None = None) -> APIRouter:
+    """Build the API routes over one shared, already loaded engine.
+
+    ``admission`` lets engine calls in a few at a time, in arrival order (``ui.admission``).
+    """
     router = APIRouter()
+    gate = admission or Admission(slots=DEFAULT_ENGINE_SLOTS, max_waiting=DEFAULT_QUEUE_SIZE)
     max_chars = engine.settings.max_question_chars
 
     @router.post(
         "/api/ask", tags=["qa"], responses={200: {"model": AnswerOut}, **ERRORS}, dependencies=[Depends(json_body)]
     )
-    def ask(body: AskRequest) -> JSONResponse:
+    async def ask(body: AskRequest) -> JSONResponse:
         """Answer a question with cited quotes from the document."""
         previous = (body.previous or "").strip()
         if len(previous) > max_chars:
             raise InputError(f"'previous' has {len(previous):,} characters; the limit is {max_chars:,}")
-        answer = engine.ask(body.question, body.top_k, previous=previous or None)
+        async with gate.admit():
+            answer = await run_in_threadpool(engine.ask, body.question, body.top_k, previous=previous or None)
         return JSONResponse(answer.to_dict())
 
     @router.api_route("/api/ask", methods=OTHER_METHODS, include_in_schema=False)
@@ -129,13 +138,14 @@ def build_router(engine: Engine) -> APIRouter:
 
     @router.api_route("/api/search", methods=["HEAD"], include_in_schema=False)
     @router.get("/api/search", tags=["qa"], responses={200: {"model": SearchOut}, **ERRORS})
-    def search(
+    async def search(
         q: str = Query(description="the query"),
         k: int | None = Query(default=None, ge=1, le=MAX_TOP_K, description="number of passages (default 5)"),
         retriever: Annotated[RetrieverName, Query(description="which retriever")] = RetrieverName.HYBRID,
     ) -> JSONResponse:
         """Retrieve the passages closest to a query, without composing an answer."""
-        hits = engine.search(q, k, retriever)
+        async with gate.admit():
+            hits = await run_in_threadpool(engine.search, q, k, retriever)
         return JSONResponse({"query": q, "hits": [h.to_dict() for h in hits]})
 
     @router.api_route("/api/search", methods=["POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)

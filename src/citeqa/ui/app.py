@@ -42,6 +42,7 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
     from fastapi.staticfiles import StaticFiles
 
     from citeqa import __version__
+    from citeqa.ui.admission import Admission
     from citeqa.ui.api import build_router, install_error_handlers
     from citeqa.ui.apidocs import build_docs_router
     from citeqa.ui.chatjs import CHAT_JS
@@ -55,7 +56,8 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
     app.state.engine = engine
     app.state.serve_settings = settings
     install_error_handlers(app)
-    app.include_router(build_router(engine))
+    admission = Admission(slots=settings.engine_slots, max_waiting=settings.queue_size)
+    app.include_router(build_router(engine, admission))
     app.include_router(build_embed_router(settings))
     app.include_router(build_docs_router())
     app.include_router(build_document_router(engine))

@@ -11,7 +11,10 @@ from typing import Any
 from citeqa.errors import SettingError
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
-DEFAULT_QUEUE_SIZE = 64  # chat questions waiting at once; more get Gradio's "queue is full"
+DEFAULT_QUEUE_SIZE = 64  # questions waiting at once (chat and API); more are refused as busy
+# API calls inside the engine at once, the rest waiting in line (ui.admission): measured on 2 cores,
+# 32 clients (docs/benchmarks.md, "Admission").
+DEFAULT_ENGINE_SLOTS = 4
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
 _WILDCARDS = ("0.0.0.0", "::", "")
 
@@ -37,6 +40,7 @@ class ServeSettings:
     allowed_hosts: tuple[str, ...] = ()  # () = the default for ``host`` (see default_hosts)
     trusted_proxies: tuple[str, ...] = ()
     queue_size: int = DEFAULT_QUEUE_SIZE
+    engine_slots: int = DEFAULT_ENGINE_SLOTS
 
     def hosts(self) -> tuple[str, ...]:
         """The Host names accepted: the configured ones, else loopback plus what ``host`` implies."""
@@ -56,7 +60,11 @@ class ServeSettings:
             "allowed_hosts": parse_list(env.get("CITEQA_ALLOWED_HOSTS", ""), lower=True),
             "trusted_proxies": parse_list(env.get("CITEQA_TRUSTED_PROXIES", "")),
         }
-        for name, field in (("CITEQA_MAX_BODY_BYTES", "max_body_bytes"), ("CITEQA_QUEUE_SIZE", "queue_size")):
+        numbers = (
+            ("CITEQA_MAX_BODY_BYTES", "max_body_bytes"), ("CITEQA_QUEUE_SIZE", "queue_size"),
+            ("CITEQA_ENGINE_SLOTS", "engine_slots"),
+        )
+        for name, field in numbers:
             raw = env.get(name, "").strip()
             if raw:
                 try:
@@ -74,6 +82,8 @@ class ServeSettings:
             raise SettingError("--port", self.port, "a port from 1 to 65535")
         if not 1 <= self.queue_size <= 100_000:
             raise SettingError("CITEQA_QUEUE_SIZE", self.queue_size, "a number from 1 to 100000")
+        if not 1 <= self.engine_slots <= 1024:
+            raise SettingError("CITEQA_ENGINE_SLOTS", self.engine_slots, "a number from 1 to 1024")
 
     def with_(self, **changes: Any) -> ServeSettings:
         """Return a copy with some fields changed."""

@@ -1,4 +1,8 @@
-"""``serve``: run the web app (``citeqa serve``); imports the web stack only when called."""
+"""``serve``: run the web app (``citeqa serve``); imports the web stack only when called.
+
+Questions of concurrent requests are encoded together: the engine's model is wrapped in a
+``BatchingEmbedder`` (one worker thread, a bounded queue, 503 with Retry-After when it is full).
+"""
 
 from __future__ import annotations
 
@@ -21,12 +25,19 @@ def serve(settings: Settings, web: ServeSettings, *, index_dir: Path | None = No
     """
     import uvicorn
 
+    from citeqa.embedding.batching import BatchingEmbedder
+    from citeqa.index.registry import backend_for
+    from citeqa.index.update import embedder_for
     from citeqa.qa.engine import Engine
     from citeqa.ui.app import create_app
 
     sock = bind(web.host, web.port)
+    batcher: BatchingEmbedder | None = None
     try:
-        engine = Engine.open(settings, index_dir=index_dir)
+        backend_for(settings, index_dir)  # a missing extra fails before the model is loaded
+        batcher = BatchingEmbedder(embedder_for(settings))
+        engine = Engine.open(settings, index_dir=index_dir, embedder=batcher)
+        batcher.inner.encode_queries(["warm-up"])  # the question engine loads now, not on the first request
         app = create_app(engine, web)
         config = uvicorn.Config(
             app,
@@ -47,6 +58,8 @@ def serve(settings: Settings, web: ServeSettings, *, index_dir: Path | None = No
         uvicorn.Server(config).run(sockets=[sock])
     finally:
         sock.close()
+        if batcher is not None:
+            batcher.close()
     return 0
 
 
