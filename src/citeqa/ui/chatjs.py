@@ -24,6 +24,9 @@ CHAT_JS = r"""
     rootOf(el).querySelectorAll(".citeqa-focus").forEach((x) => x.classList.remove("citeqa-focus"));
     el.classList.add("citeqa-focus");
     el.scrollIntoView({block: "start"});
+    // Opening a source makes the chat taller, and Gradio keeps a chat that was scrolled to its bottom
+    // pinned there as it grows, which can pull the source back out of view: scroll again after that.
+    for (const ms of [120, 400]) setTimeout(() => el.isConnected && el.scrollIntoView({block: "start"}), ms);
   };
   const appBase = (el) => {
     const app = el.closest && el.closest("gradio-app") || (rootOf(el).host && rootOf(el).host.closest("gradio-app"));
