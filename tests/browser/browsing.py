@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlsplit
 
 from support import ARTIFACTS
@@ -30,10 +31,26 @@ class Tab:
         self.context.route("**/*", self._route)
         self.page = self.context.new_page()
         self.watch(self.page)
+        self.trace: list[str] = []  # kept beside the screenshot when a test fails
+        self.record(self.page)
 
     def watch(self, page: object) -> None:
         page.on("pageerror", lambda e: self.errors.append(str(e)))  # type: ignore[attr-defined]
         page.on("response", lambda r: r.status >= 400 and self.failed.append(f"{r.status} {r.url}"))  # type: ignore[attr-defined]
+
+    def record(self, page: object) -> None:
+        """Log the page's requests, responses and console lines (Gradio's queue traffic shows why an event hung)."""
+        def log(line: str) -> None:
+            self.trace.append(f"{time.monotonic():.3f} {line}")
+
+        def request_line(r: object) -> str:
+            body = (r.post_data or "")[:160] if r.method == "POST" else ""  # type: ignore[attr-defined]
+            return f"request {r.method} {r.url} {body}"  # type: ignore[attr-defined]
+
+        page.on("console", lambda m: log(f"console {m.type} {m.text[:200]}"))  # type: ignore[attr-defined]
+        page.on("request", lambda r: log(request_line(r)))  # type: ignore[attr-defined]
+        page.on("response", lambda r: log(f"response {r.status} {r.url}"))  # type: ignore[attr-defined]
+        page.on("requestfailed", lambda r: log(f"failed {r.url} {r.failure}"))  # type: ignore[attr-defined]
 
     def _route(self, route: object) -> None:
         url = route.request.url  # type: ignore[attr-defined]
@@ -55,24 +72,21 @@ def open_chat(tab: Tab, url: str) -> None:
 
 
 def ask(root: object, question: str, *, wait: bool = True) -> None:
-    """Type a question into the chat (a page, frame or element) and wait for its answer (or its pending bubble)."""
+    """Type a question into the chat (a page, frame or element) and wait for its answer (or only its bubble).
+
+    Waits for the box to be cleared too: the submit's reply sets it to "" and may land a moment after
+    the bubble shows, so text typed at once (as the next ``ask`` would) could be wiped.
+    """
+    from playwright.sync_api import expect
+
     n = root.locator(".citeqa-answer").count()  # type: ignore[attr-defined]
     asked = root.locator(".citeqa-question").count()  # type: ignore[attr-defined]
     box = root.locator("#citeqa-question textarea")  # type: ignore[attr-defined]
     box.fill(question)
     box.press("Enter")
-    # Gradio's page sometimes drops an Enter pressed in its first moments after loading (or right
-    # after a refusal): the question stays in the box and nothing is sent. A person presses Enter
-    # again; so does this helper, once, and only when the question is still unsent (known issue,
-    # see the closing note of the chat issue).
-    sent = root.locator(".citeqa-question").nth(asked)  # type: ignore[attr-defined]
-    try:
-        sent.wait_for(timeout=5_000)
-    except Exception:  # playwright's TimeoutError
-        if box.input_value() != question:
-            raise
-        box.press("Enter")
+    expect(box).to_have_value("", timeout=WAIT_MS)
     if wait:
         root.locator(".citeqa-answer").nth(n).wait_for(timeout=WAIT_MS)  # type: ignore[attr-defined]
     else:
-        root.locator(".citeqa-pending").first.wait_for(timeout=WAIT_MS)  # type: ignore[attr-defined]
+        # Its bubble, not the pending one: a quick answer can replace that before it is ever seen.
+        root.locator(".citeqa-question").nth(asked).wait_for(timeout=WAIT_MS)  # type: ignore[attr-defined]

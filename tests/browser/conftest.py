@@ -57,7 +57,8 @@ FAILED = pytest.StashKey[bool]()
 def new_tab(request: pytest.FixtureRequest, browser: object) -> Iterator[Callable[..., Tab]]:
     """``new_tab(PHONE)`` → a Tab; after the test: nothing blocked, no page errors, no failed requests.
 
-    A test that fails leaves a screenshot of each of its tabs: ``test-artifacts/FAILED-<test>-<n>.png``.
+    A test that fails leaves a screenshot of each of its tabs, ``test-artifacts/FAILED-<test>-<n>.png``,
+    and its network and console log beside it (``.trace``).
     """
     tabs: list[Tab] = []
 
@@ -69,6 +70,7 @@ def new_tab(request: pytest.FixtureRequest, browser: object) -> Iterator[Callabl
     if request.node.stash.get(FAILED, False):
         for n, t in enumerate(tabs):
             t.shot(f"FAILED-{request.node.name}-{n}")
+            (ARTIFACTS / f"FAILED-{request.node.name}-{n}.trace").write_text("\n".join(t.trace))
     for t in tabs:
         t.context.close()
     for t in tabs:

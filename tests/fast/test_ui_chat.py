@@ -119,6 +119,20 @@ def test_conversation_survives_a_reload_and_starts_over(chat):
         assert chat.restore(forged)[2] != forged  # only an id of the shape handed out is taken back
 
 
+def test_one_page_keeps_one_conversation_whatever_id_its_events_carry(chat):
+    """A question sent before the page applied the id its load returned (it still sends "") joins the
+    page's conversation instead of starting a second one that a later answer would paint over."""
+    _, _, given = chat.restore("", tab="page-1")
+    _, _, _, _, cid = chat.submit("一", "", tab="page-1")  # the load's reply not applied yet
+    chat.submit("二", given, tab="page-1")
+    messages, _ = chat.answer("", tab="page-1")
+    assert cid == given and [m["content"].count("一") + m["content"].count("二") for m in messages[::2]] == [1, 1]
+    assert chat.restore(given, tab="page-2")[0] == messages  # a reload (new page) finds it by the stored id
+    _, _, _, new = chat.start_over("", tab="page-2")
+    assert new != given and chat.submit("三", given, tab="page-2")[4] == new  # the page's new conversation
+    assert chat.restore("", tab="x" * 65)[2] != given  # an odd session hash binds nothing
+
+
 def test_sessions_keep_the_most_recently_used():
     from citeqa.ui.session import MAX_TURNS, Conversation, Sessions
 

@@ -63,7 +63,7 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
     app.include_router(build_document_router(engine))
     app.mount(STATIC_GRADIO, StaticFiles(directory=gradio_frontend_dir()), name="gradio-frontend")
     add_middlewares(app, settings)
-    chat = build_chat(engine, settings.root_path).queue(max_size=settings.queue_size)
+    chat = build_chat(engine, settings.root_path, admission).queue(max_size=settings.queue_size)
     app.state.chat = chat
     return gr.mount_gradio_app(
         app,

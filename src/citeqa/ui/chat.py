@@ -4,9 +4,9 @@ Messages are HTML built by ``citeqa.ui.render`` from escaped text; the Chatbot r
 Markdown and LaTeX off and its sanitizer on, so document and question text is never markup. The
 conversation lives on the server (``ui.session``); the browser keeps only its id, so a reload finds it.
 
-A question takes two steps: ``submit`` (unqueued, instant) checks it and shows it with a pending
-bubble; ``answer`` (queued) answers whatever is pending, in order. A second question sent before the
-first is answered therefore waits its turn instead of replacing it.
+A question takes two steps of one event (``ui.page``): ``submit`` (instant) checks it and shows it
+with a pending bubble; ``answer`` answers whatever is pending, in order. A second question sent before
+the first is answered therefore waits its turn instead of replacing it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from citeqa.errors import CiteqaError, InputError, Overloaded, QuestionEmpty, QuestionTooLong
 from citeqa.qa.query import clean_query
 from citeqa.ui import render
-from citeqa.ui.session import Conversation, Sessions, new_id, stored_id
+from citeqa.ui.session import Conversation, Sessions
 
 if TYPE_CHECKING:
     from citeqa.qa.engine import Engine
@@ -34,14 +34,17 @@ class Chat:
     root: str = ""  # the app's root path: source cards link to ``{root}/doc``
     sessions: Sessions = field(default_factory=Sessions)
 
-    def restore(self, saved: object) -> tuple[list[Message], str, str]:
-        """Page load: the conversation the browser's stored id names, or a new one → (messages, panel, id)."""
-        cid = stored_id(saved) or new_id()
+    def restore(self, saved: object, tab: str | None = None) -> tuple[list[Message], str, str]:
+        """Page load: the conversation the browser's stored id names, or a new one → (messages, panel, id).
+
+        ``tab`` (Gradio's session hash of the page) keeps every event of one page on one conversation.
+        """
+        cid = self.sessions.resolve(tab, saved)
         return (*self.render(self.sessions.get(cid)), cid)
 
-    def submit(self, question: object, saved: object) -> tuple[Any, ...]:
+    def submit(self, question: object, saved: object, tab: str | None = None) -> tuple[Any, ...]:
         """Check a question and queue it → (box, messages, panel, status, id); a refusal keeps the box."""
-        cid = stored_id(saved) or new_id()
+        cid = self.sessions.resolve(tab, saved)
         conv = self.sessions.get(cid)
         try:
             text = clean_query(question, self.engine.settings.max_question_chars)
@@ -51,17 +54,29 @@ class Chat:
         conv.add(text)
         return ("", *self.render(conv), status_html(""), cid)
 
-    def answer(self, saved: object) -> Rendered:
-        """Answer the conversation's waiting questions, in order, each against the ones before."""
-        conv = self.sessions.get(stored_id(saved) or new_id())
-        conv.answer_pending(lambda q, previous: self.engine.ask(q, previous=previous))
-        return self.render(conv)
+    def answer(self, saved: object, tab: str | None = None) -> Rendered:
+        """Answer the conversation's waiting questions, in order, each against the ones before.
 
-    def start_over(self, saved: object) -> tuple[list[Message], str, str, str]:
+        Rendered under the conversation's lock, so answers to one conversation leave in the order made.
+        """
+        conv = self.sessions.get(self.sessions.resolve(tab, saved))
+        with conv.lock:
+            conv.answer_pending(lambda q, previous: self.engine.ask(q, previous=previous))
+            return self.render(conv)
+
+    def fail_pending(self, saved: object, exc: CiteqaError, tab: str | None = None) -> Rendered:
+        """The questions still waiting could not be taken (the server is full): say so in their place."""
+        conv = self.sessions.get(self.sessions.resolve(tab, saved))
+        with conv.lock:
+            for turn in conv.turns:
+                if turn.pending:
+                    turn.error = exc
+            return self.render(conv)
+
+    def start_over(self, saved: object, tab: str | None = None) -> tuple[list[Message], str, str, str]:
         """The "new conversation" button → (messages, panel, status, new id)."""
-        if cid := stored_id(saved):
-            self.sessions.drop(cid)
-        cid = new_id()
+        self.sessions.drop(self.sessions.resolve(tab, saved))
+        cid = self.sessions.rebind(tab)
         return (*self.render(self.sessions.get(cid)), "", cid)
 
     def render(self, conv: Conversation) -> Rendered:

@@ -8,9 +8,19 @@
 - Gradio's own strings in Traditional Chinese where the page could not set the language before it
   started (the ``<gradio-app>`` web component on another site).
 
+- A question that hears nothing back for 2 s makes the page ask for its conversation again (the
+  comment above ``CHAT_JS``: Gradio's client can miss an event's result).
+
 Everything is delegated from ``document`` (through the web component's shadow root, if any), so it
 works for messages rendered later; nothing runs unless the user acts, bar the label fix.
 """
+
+# Why the resync: Gradio 6.31's server closes a page's event stream when its last event ends; an
+# event joined in that moment (a question sent just after the page loaded, or as another answer
+# arrived) is never heard from, though the server answers it. Any later event opens a new stream,
+# which delivers what was missed. So while a question is unacknowledged or its answer pending, the
+# page clicks the hidden #citeqa-sync button every 2 s: a cheap event that repaints the server's
+# conversation (no engine call) and, by being an event, reopens the stream.
 
 CHAT_JS = r"""
 () => {
@@ -88,6 +98,37 @@ CHAT_JS = r"""
       });
     }
   }, true);
+  const waits = new Map();  // chat root -> {box value and question count when sent, last nudge, nudges}
+  const syncButton = (root) => {
+    const el = root.querySelector("#citeqa-sync");
+    return el && (el.matches("button") ? el : el.querySelector("button"));
+  };
+  const statusOf = (root) => { const el = root.querySelector("#citeqa-status"); return el ? el.textContent : ""; };
+  const sent = (el) => {
+    const root = rootOf(el), box = root.querySelector("#citeqa-question textarea");
+    waits.set(root, {value: box ? box.value : "", status: statusOf(root), at: Date.now(), nudges: 0,
+                     asked: root.querySelectorAll(".citeqa-question").length});
+  };
+  document.addEventListener("keydown", (ev) => {
+    const t = ev.composedPath()[0];
+    const inBox = t instanceof Element && t.closest("#citeqa-question");
+    if (inBox && ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) sent(t);
+  }, true);
+  document.addEventListener("click", (ev) => {
+    const t = ev.composedPath()[0];
+    if (t instanceof Element && t.closest("#citeqa-send")) sent(t);
+  }, true);
+  setInterval(() => {
+    for (const [root, w] of waits) {
+      const box = root.querySelector("#citeqa-question textarea");
+      const heard = root.querySelectorAll(".citeqa-question").length > w.asked || (box && box.value !== w.value)
+        || statusOf(root) !== w.status;
+      if (heard && !root.querySelector(".citeqa-pending")) { waits.delete(root); continue; }
+      if (Date.now() - w.at < 2000 || w.nudges >= 10) continue;
+      const button = syncButton(root);
+      if (button) { button.click(); w.at = Date.now(); w.nudges += 1; }
+    }
+  }, 500);
   const label = /^(user|assistant|bot)'s message: /;
   const gradioLabels = {"chatbot conversation": "對話紀錄", "Gradio footer navigation": "頁尾連結"};
   const relabel = (el) => {

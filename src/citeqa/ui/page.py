@@ -7,6 +7,7 @@ input. Example questions sit inside the empty conversation, where the placeholde
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,9 @@ import gradio as gr  # this module is the Gradio page: imported only when the ap
 
 from citeqa.corpus.loader import BUNDLED_NAME
 from citeqa.corpus.outline import topic
+from citeqa.ui.admission import Admission
 from citeqa.ui.chat import Chat
+from citeqa.ui.config import DEFAULT_ENGINE_SLOTS, DEFAULT_QUEUE_SIZE
 from citeqa.ui.render import CSS as RENDER_CSS
 from citeqa.ui.render import sources_html
 
@@ -31,6 +34,7 @@ CSS = RENDER_CSS + """
 #citeqa-sources { max-height: 560px; overflow-y: auto; }
 .citeqa-status { color: #b42318; background: #fef3f2; border: 1px solid #fda29b; border-radius: 6px;
   padding: 6px 10px; }
+#citeqa-sync { display: none !important; }  /* clicked by the page script only (chatjs) */
 @media (max-width: 760px) {
   #citeqa-side { display: none !important; }
   #citeqa-header h1 { font-size: 1.2rem; }
@@ -65,12 +69,15 @@ def example_questions(engine: Engine) -> list[str]:
     return [f"{t}有哪些重點？" for t in (sections or titles)[:3]]
 
 
-def build_chat(engine: Engine, root: str = "") -> gr.Blocks:
+def build_chat(engine: Engine, root: str = "", admission: Admission | None = None) -> gr.Blocks:
     """Build the chat page around one engine; ``root`` is the app's root path (for document links).
+
+    ``admission`` is the gate engine calls wait at (shared with the REST API); a new one by default.
 
     Mount it with ``js=chatjs.CHAT_JS`` (Gradio 6 takes a page script at mount, not here).
     """
     chat = Chat(engine, root)
+    gate = admission or Admission(slots=DEFAULT_ENGINE_SLOTS, max_waiting=DEFAULT_QUEUE_SIZE)
     with gr.Blocks(title="citeqa 文件問答", analytics_enabled=False) as demo:
         gr.HTML(header_html(engine, root), js_on_load=None)
         saved = gr.BrowserState("", storage_key=STORAGE_KEY)
@@ -101,40 +108,74 @@ def build_chat(engine: Engine, root: str = "") -> gr.Blocks:
                     send = gr.Button("提問", variant="primary", scale=1, elem_id="citeqa-send")
                 status = gr.HTML("", elem_id="citeqa-status", js_on_load=None)
                 restart = gr.Button("新對話", variant="secondary", size="sm", elem_id="citeqa-new")
+                sync = gr.Button("更新對話", size="sm", elem_id="citeqa-sync")  # hidden: chatjs clicks it
             with gr.Column(scale=2, elem_id="citeqa-side"):
                 sources = gr.HTML(sources_html([]), elem_id="citeqa-sources", js_on_load=None)
-        _wire(chat, demo, saved, chatbot, box, send, status, restart, sources)
+        _wire(chat, gate, demo, saved, chatbot, box, send, status, (restart, sync), sources)
     return demo
 
 
-def _wire(chat: Chat, demo: gr.Blocks, saved: Any, chatbot: Any, box: Any, send: Any, status: Any,
-          restart: Any, sources: Any) -> None:
-    """The events. The chat history is an output only: the client cannot hand it in (``ui.session``)."""
-    private: dict[str, Any] = {"api_visibility": "private"}
-    answer: dict[str, Any] = {
-        "fn": chat.answer, "inputs": [saved], "outputs": [chatbot, sources], "show_progress": "hidden",
-        "trigger_mode": "multiple", "concurrency_limit": 4, "concurrency_id": "citeqa-ask", **private,
-    }
-    ask: dict[str, Any] = {
-        "inputs": [box, saved], "outputs": [box, chatbot, sources, status, saved], "concurrency_limit": None,
-        "trigger_mode": "multiple", "show_progress": "hidden", **private,
-    }
-    box.submit(chat.submit, **ask).then(**answer)
-    send.click(chat.submit, **ask).then(**answer)
+def _wire(chat: Chat, gate: Admission, demo: gr.Blocks, saved: Any, chatbot: Any, box: Any, send: Any,
+          status: Any, buttons: tuple[Any, Any], sources: Any) -> None:
+    """The events. The chat history is an output only: the client cannot hand it in (``ui.session``).
 
-    def on_example(event: gr.SelectData, stored: object) -> tuple[Any, ...]:
+    A question is one event that shows it at once, then its answer: two chained events raced
+    Gradio's stream handling (the server closes a page's stream when its last event ends; an event
+    joined by ``.then`` in that moment never heard its result, so a question sent during another's
+    answer was lost). Engine calls wait at the admission gate the REST API uses (``ui.admission``).
+    """
+    from starlette.concurrency import run_in_threadpool
+
+    from citeqa.errors import Overloaded
+
+    async def ask_question(question: object, stored: object, tab: str | None) -> AsyncIterator[tuple[Any, ...]]:
+        shown = chat.submit(question, stored, tab)
+        yield shown
+        if shown[3]:  # refused (status line set): nothing was queued
+            return
+        try:
+            async with gate.admit():
+                rendered = await run_in_threadpool(chat.answer, shown[4], tab)
+        except Overloaded as exc:
+            rendered = await run_in_threadpool(chat.fail_pending, shown[4], exc, tab)
+        yield (gr.skip(), *rendered, gr.skip(), gr.skip())  # the box: whatever the user has typed since
+
+    # Gradio hands each event the page's session hash (``gr.Request``): one page, one conversation.
+    async def on_submit(question: object, stored: object, request: gr.Request) -> AsyncIterator[tuple[Any, ...]]:
+        async for update in ask_question(question, stored, _tab(request)):
+            yield update
+
+    async def on_example(event: gr.SelectData, stored: object, request: gr.Request) -> AsyncIterator[tuple[Any, ...]]:
         value = event.value if isinstance(event.value, dict) else {}
-        return chat.submit(value.get("text"), stored)
+        async for update in ask_question(value.get("text"), stored, _tab(request)):
+            yield update
 
-    chatbot.example_select(on_example, **{**ask, "inputs": [saved]}).then(**answer)
-    # Queued like every event (the firewall admits no unqueued Gradio route); unlimited, as they are instant.
-    quick: dict[str, Any] = {"inputs": [saved], "concurrency_limit": None, "show_progress": "hidden", **private}
-    restart.click(chat.start_over, outputs=[chatbot, sources, status, saved], **quick)
-    chatbot.clear(chat.start_over, outputs=[chatbot, sources, status, saved], **quick)  # its own trash button
-    demo.load(chat.restore, outputs=[chatbot, sources, saved], **quick)
+    def start_over(stored: object, request: gr.Request) -> tuple[Any, ...]:
+        return chat.start_over(stored, _tab(request))
+
+    def restore(stored: object, request: gr.Request) -> tuple[Any, ...]:
+        return chat.restore(stored, _tab(request))
+
+    restart, sync = buttons
+    # Unlimited in Gradio's queue: the admission gate bounds engine calls, and every other step is instant.
+    quick: dict[str, Any] = {"concurrency_limit": None, "show_progress": "hidden", "api_visibility": "private"}
+    ask: dict[str, Any] = {"outputs": [box, chatbot, sources, status, saved], "trigger_mode": "multiple", **quick}
+    box.submit(on_submit, inputs=[box, saved], **ask)
+    send.click(on_submit, inputs=[box, saved], **ask)
+    chatbot.example_select(on_example, inputs=[saved], **ask)
+    restart.click(start_over, inputs=[saved], outputs=[chatbot, sources, status, saved], **quick)
+    chatbot.clear(start_over, inputs=[saved], outputs=[chatbot, sources, status, saved], **quick)  # its trash button
+    demo.load(restore, inputs=[saved], outputs=[chatbot, sources, saved], **quick)
+    sync.click(restore, inputs=[saved], outputs=[chatbot, sources, saved], **quick)  # chatjs: a missed reply
 
     def ask_api(question: str) -> dict[str, Any]:
         """Answer one question (no conversation): the same object as POST /api/ask."""
         return chat.engine.ask(question).to_dict()
 
-    gr.api(ask_api, api_name="ask", concurrency_limit=4, concurrency_id="citeqa-ask")
+    gr.api(ask_api, api_name="ask", concurrency_limit=DEFAULT_ENGINE_SLOTS)
+
+
+def _tab(request: gr.Request | None) -> str | None:
+    """The page's session hash, as its client sent it (``Sessions`` checks its shape)."""
+    value = getattr(request, "session_hash", None) if request is not None else None
+    return value if isinstance(value, str) else None

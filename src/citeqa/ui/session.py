@@ -56,19 +56,21 @@ class Conversation:
         del self.turns[:-MAX_TURNS]
 
     def answer_pending(self, ask: Callable[[str, str | None], Answer]) -> None:
-        """Answer every waiting question in order, each with the anchor the ones before it left."""
-        with self.lock:
-            for turn in list(self.turns):
-                if not turn.pending:
-                    continue
-                try:
-                    turn.answer = ask(turn.question, self.anchor or None)
-                except CiteqaError as exc:
-                    turn.error = exc
-                    continue
-                follows = bool(self.anchor) and follow_up_query(turn.answer.question, self.anchor) is not None
-                if not follows and turn.answer.outcome != Outcome.CONVERSATION:  # "謝謝" is no topic
-                    self.anchor = turn.answer.question
+        """Answer every waiting question in order, each with the anchor the ones before it left.
+
+        The caller holds ``lock`` (one answerer per conversation at a time).
+        """
+        for turn in list(self.turns):
+            if not turn.pending:
+                continue
+            try:
+                turn.answer = ask(turn.question, self.anchor or None)
+            except CiteqaError as exc:
+                turn.error = exc
+                continue
+            follows = bool(self.anchor) and follow_up_query(turn.answer.question, self.anchor) is not None
+            if not follows and turn.answer.outcome != Outcome.CONVERSATION:  # "謝謝" is no topic
+                self.anchor = turn.answer.question
 
     def answered(self) -> list[tuple[int, Answer]]:
         """(turn number, answer) of every answered turn, in the order asked."""
@@ -76,12 +78,43 @@ class Conversation:
 
 
 class Sessions:
-    """Conversations by session id, least recently used dropped past ``MAX_SESSIONS``; thread-safe."""
+    """Conversations by session id, least recently used dropped past ``MAX_SESSIONS``; thread-safe.
+
+    Each open page (Gradio's per-tab session hash) is bound to one conversation id on its first event.
+    The browser's stored id reaches the server only with each event, and a question asked before the
+    page has applied the id its load was given would otherwise start a second conversation: the
+    binding, not the id an event happens to carry, decides which conversation a tab's events touch.
+    """
 
     def __init__(self, limit: int = MAX_SESSIONS) -> None:
         self._items: OrderedDict[str, Conversation] = OrderedDict()
+        self._tabs: OrderedDict[str, str] = OrderedDict()  # page's session hash -> conversation id
         self._lock = threading.Lock()
         self.limit = limit
+
+    def resolve(self, tab: str | None, saved: object) -> str:
+        """The conversation id for an event: the tab's bound one, else the stored one, else a new one."""
+        with self._lock:
+            key = _tab_key(tab)
+            cid = self._tabs.pop(key, None) if key else None
+            cid = cid or stored_id(saved) or new_id()
+            if key:
+                self._bind(key, cid)
+            return cid
+
+    def rebind(self, tab: str | None) -> str:
+        """A new conversation id for the tab ("new conversation")."""
+        cid = new_id()
+        if key := _tab_key(tab):
+            with self._lock:
+                self._tabs.pop(key, None)
+                self._bind(key, cid)
+        return cid
+
+    def _bind(self, key: str, cid: str) -> None:
+        self._tabs[key] = cid
+        while len(self._tabs) > 2 * self.limit:  # a tab bound to a dropped conversation is harmless
+            self._tabs.popitem(last=False)
 
     def get(self, session: str) -> Conversation:
         """The session's conversation, new if it has none."""
@@ -101,6 +134,11 @@ class Sessions:
 def new_id() -> str:
     """A conversation id: random, so one browser cannot guess another's."""
     return secrets.token_hex(16)
+
+
+def _tab_key(tab: str | None) -> str | None:
+    """Gradio's session hash as the client sent it: any short printable string, else no binding."""
+    return tab if isinstance(tab, str) and 0 < len(tab) <= 64 and tab.isprintable() else None
 
 
 def stored_id(value: object) -> str | None:
