@@ -154,3 +154,14 @@ def test_explain_says_each_refusal_in_chinese():
 
     assert explain(Overloaded(9, retry_after=3)) == "目前提問的人很多，請 3 秒後再試一次。"
     assert explain(CiteqaError("disk on fire")) == "目前無法回答，請稍後再試一次。"  # no English leaks
+
+
+def test_questions_the_full_server_cannot_take_say_so_in_their_place(chat):
+    from citeqa.errors import Overloaded
+
+    chat.submit("一", CID)
+    chat.answer(CID)
+    chat.submit("二", CID)
+    messages, panel = chat.fail_pending(CID, Overloaded(64, retry_after=2))
+    assert "目前提問的人很多，請 2 秒後再試一次。" in messages[3]["content"] and "citeqa-pending" not in str(messages)
+    assert "答" in messages[1]["content"] and len(chat.engine.calls) == 1  # the answered one is kept, not redone
