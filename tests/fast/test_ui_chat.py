@@ -162,6 +162,6 @@ def test_questions_the_full_server_cannot_take_say_so_in_their_place(chat):
     chat.submit("一", CID)
     chat.answer(CID)
     chat.submit("二", CID)
-    messages, panel = chat.fail_pending(CID, Overloaded(64, retry_after=2))
+    messages, _ = chat.fail_pending(CID, Overloaded(64, retry_after=2))
     assert "目前提問的人很多，請 2 秒後再試一次。" in messages[3]["content"] and "citeqa-pending" not in str(messages)
     assert "答" in messages[1]["content"] and len(chat.engine.calls) == 1  # the answered one is kept, not redone

@@ -7,12 +7,12 @@
 - Message labels for screen readers become the message's plain text (Gradio puts its HTML there).
 - Gradio's own strings in Traditional Chinese where the page could not set the language before it
   started (the ``<gradio-app>`` web component on another site).
-
 - A question that hears nothing back for 2 s makes the page ask for its conversation again (the
   comment above ``CHAT_JS``: Gradio's client can miss an event's result).
 
 Everything is delegated from ``document`` (through the web component's shadow root, if any), so it
-works for messages rendered later; nothing runs unless the user acts, bar the label fix.
+works for messages rendered later; nothing runs unless the user acts, bar the label fix (the resync
+timer runs only while a question waits).
 """
 
 # Why the resync: Gradio 6.31's server closes a page's event stream when its last event ends; an
@@ -104,10 +104,24 @@ CHAT_JS = r"""
     return el && (el.matches("button") ? el : el.querySelector("button"));
   };
   const statusOf = (root) => { const el = root.querySelector("#citeqa-status"); return el ? el.textContent : ""; };
+  let timer = null;  // runs only while some question waits
+  const check = () => {
+    for (const [root, w] of waits) {
+      const box = root.querySelector("#citeqa-question textarea");
+      const heard = root.querySelectorAll(".citeqa-question").length > w.asked || (box && box.value !== w.value)
+        || statusOf(root) !== w.status;
+      if (heard && !root.querySelector(".citeqa-pending")) { waits.delete(root); continue; }
+      if (Date.now() - w.at < 2000 || w.nudges >= 10) continue;
+      const button = syncButton(root);
+      if (button) { button.click(); w.at = Date.now(); w.nudges += 1; }
+    }
+    if (!waits.size) { clearInterval(timer); timer = null; }
+  };
   const sent = (el) => {
     const root = rootOf(el), box = root.querySelector("#citeqa-question textarea");
     waits.set(root, {value: box ? box.value : "", status: statusOf(root), at: Date.now(), nudges: 0,
                      asked: root.querySelectorAll(".citeqa-question").length});
+    timer = timer || setInterval(check, 500);
   };
   document.addEventListener("keydown", (ev) => {
     const t = ev.composedPath()[0];
@@ -118,17 +132,6 @@ CHAT_JS = r"""
     const t = ev.composedPath()[0];
     if (t instanceof Element && t.closest("#citeqa-send")) sent(t);
   }, true);
-  setInterval(() => {
-    for (const [root, w] of waits) {
-      const box = root.querySelector("#citeqa-question textarea");
-      const heard = root.querySelectorAll(".citeqa-question").length > w.asked || (box && box.value !== w.value)
-        || statusOf(root) !== w.status;
-      if (heard && !root.querySelector(".citeqa-pending")) { waits.delete(root); continue; }
-      if (Date.now() - w.at < 2000 || w.nudges >= 10) continue;
-      const button = syncButton(root);
-      if (button) { button.click(); w.at = Date.now(); w.nudges += 1; }
-    }
-  }, 500);
   const label = /^(user|assistant|bot)'s message: /;
   const gradioLabels = {"chatbot conversation": "對話紀錄", "Gradio footer navigation": "頁尾連結"};
   const relabel = (el) => {

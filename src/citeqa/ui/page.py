@@ -128,7 +128,9 @@ def _wire(chat: Chat, gate: Admission, demo: gr.Blocks, saved: Any, chatbot: Any
 
     from citeqa.errors import Overloaded
 
-    async def ask_question(question: object, stored: object, tab: str | None) -> AsyncIterator[tuple[Any, ...]]:
+    # Gradio hands each event the page's session hash (``gr.Request``): one page, one conversation.
+    async def on_submit(question: object, stored: object, request: gr.Request) -> AsyncIterator[tuple[Any, ...]]:
+        tab = _tab(request)
         shown = chat.submit(question, stored, tab)
         yield shown
         if shown[3]:  # refused (status line set): nothing was queued
@@ -140,14 +142,9 @@ def _wire(chat: Chat, gate: Admission, demo: gr.Blocks, saved: Any, chatbot: Any
             rendered = await run_in_threadpool(chat.fail_pending, shown[4], exc, tab)
         yield (gr.skip(), *rendered, gr.skip(), gr.skip())  # the box: whatever the user has typed since
 
-    # Gradio hands each event the page's session hash (``gr.Request``): one page, one conversation.
-    async def on_submit(question: object, stored: object, request: gr.Request) -> AsyncIterator[tuple[Any, ...]]:
-        async for update in ask_question(question, stored, _tab(request)):
-            yield update
-
     async def on_example(event: gr.SelectData, stored: object, request: gr.Request) -> AsyncIterator[tuple[Any, ...]]:
         value = event.value if isinstance(event.value, dict) else {}
-        async for update in ask_question(value.get("text"), stored, _tab(request)):
+        async for update in on_submit(value.get("text"), stored, request):
             yield update
 
     def start_over(stored: object, request: gr.Request) -> tuple[Any, ...]:
