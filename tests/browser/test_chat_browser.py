@@ -202,6 +202,31 @@ def test_conversation_survives_a_reload_until_a_new_one(new_tab, server):
     assert page.locator(".citeqa-answer").count() == 0
 
 
+def test_a_question_sent_as_the_page_appears_is_answered(new_tab, server):
+    """A question sent the instant the box appears, before the page script may run, is answered.
+
+    A queued page load opened the page's event stream and closed it on finishing, and a question
+    joined in that moment was never heard from (CI lost one so). The load now runs off the queue,
+    so the question is the first event on the page's stream.
+    """
+    tab = new_tab(DESKTOP)
+    page = tab.page
+    for _ in range(3):  # the second and third pages restore the conversation as they load
+        joins: list[str] = []
+
+        def note(request: object, joins: list[str] = joins) -> None:
+            if "/queue/join" in request.url:  # type: ignore[attr-defined]
+                joins.append(request.post_data or "")  # type: ignore[attr-defined]
+
+        page.on("request", note)
+        page.goto(server + "/", wait_until="commit")
+        page.wait_for_selector("#citeqa-question textarea", timeout=WAIT_MS)
+        ask(page, "駐孟買辦事處何時揭牌？")
+        assert "10 月" in page.locator(".citeqa-answer").last.inner_text()
+        assert joins and "駐孟買辦事處" in joins[0], joins[:1]
+        page.remove_listener("request", note)
+
+
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_screens_for_review(new_tab, server, viewport):
     """Screenshots of a three-turn conversation at both sizes, for a person to look at."""

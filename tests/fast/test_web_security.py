@@ -222,3 +222,46 @@ def test_settings_of_the_web_layer_from_env():
 def test_docs_json_is_shaped(open_server):
     body = json.loads(httpx.get(f"{open_server}/openapi.json", timeout=10).text)
     assert "/api/ask" in body["paths"] and "415" in body["paths"]["/api/ask"]["post"]["responses"]
+
+
+def test_a_call_naming_no_chat_event_is_refused_with_an_error_object(fake_engine, caplog):
+    """A Gradio call to an event the chat does not have was a bare "Internal Server Error" and a traceback."""
+    app = create_app(fake_engine, ServeSettings())
+    fns = app.state.chat.fns.values()
+    load = next(fn._id for fn in fns if not fn.queue)  # the page's load: the one event off the queue
+    queued = next(fn._id for fn in fns if fn.queue and fn.api_visibility == "private")
+    bad = [
+        ("/gradio_api/queue/join", {"data": ["x"], "fn_index": 99, "session_hash": "s"}, 400),
+        ("/gradio_api/queue/join", {"data": ["x"], "fn_index": -1, "session_hash": "s"}, 400),
+        ("/gradio_api/queue/join", {"data": ["x"], "fn_index": True, "session_hash": "s"}, 400),
+        ("/gradio_api/queue/join", {"data": ["x"], "fn_index": [1], "session_hash": "s"}, 400),
+        ("/gradio_api/run/predict", {"data": ["x"], "session_hash": "s"}, 400),
+        ("/gradio_api/run/predict", {"data": ["x"], "fn_index": "１", "session_hash": "s"}, 400),
+        ("/gradio_api/run/predict", {"data": ["x", ""], "fn_index": queued, "session_hash": "s"}, 404),
+        ("/gradio_api/call/nonexistent", {"data": ["x"]}, 404),
+        ("/gradio_api/call/ask_api", {"data": ["x"]}, 404),
+        ("/gradio_api/run/ask", {"data": ["x"]}, 404),
+    ]
+    with caplog.at_level(logging.ERROR), live_server(app) as base, httpx.Client(base_url=base, timeout=10) as c:
+        for path, body, status in bad:
+            r = c.post(path, json=body)
+            assert r.status_code == status, (path, body, r.text)
+            assert r.json()["error"], (path, body)
+        r = c.post("/gradio_api/run/predict", json={"data": [""], "fn_index": load, "session_hash": "s"})
+        assert r.status_code == 200 and len(r.json()["data"]) == 3  # conversation, sources, its id
+    assert not [rec for rec in caplog.records if rec.exc_info], "a refused call left a traceback"
+
+
+def test_an_unhandled_exception_is_a_logged_500_error_object(caplog):
+    """Whatever slips past every handler still answers ``{"error"}``, and its traceback goes to the log."""
+    from starlette.testclient import TestClient
+
+    from citeqa.ui.firewall import ErrorShapeMiddleware
+
+    async def broken(scope, receive, send):
+        raise KeyError(99)
+
+    with caplog.at_level(logging.ERROR):
+        r = TestClient(ErrorShapeMiddleware(broken)).post("/gradio_api/queue/join", json={})
+    assert r.status_code == 500 and "log" in r.json()["error"]
+    assert any(rec.exc_info and rec.exc_info[0] is KeyError for rec in caplog.records)

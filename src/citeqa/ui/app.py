@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from citeqa.qa.engine import Engine
+    from citeqa.ui.firewall import ChatEvents
 
 DESCRIPTION = """Question answering over a Traditional Chinese document, with the source paragraph
 cited for every claim. `POST /api/ask` returns `{question, answer, grounded, citations}`; marker `[n]`
@@ -47,6 +48,7 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
     from citeqa.ui.apidocs import build_docs_router
     from citeqa.ui.chatjs import CHAT_JS
     from citeqa.ui.document import build_document_router
+    from citeqa.ui.firewall import ChatEvents
     from citeqa.ui.page import CSS, build_chat
     from citeqa.ui.widget import STATIC_GRADIO, build_embed_router
 
@@ -62,9 +64,11 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
     app.include_router(build_docs_router())
     app.include_router(build_document_router(engine))
     app.mount(STATIC_GRADIO, StaticFiles(directory=gradio_frontend_dir()), name="gradio-frontend")
-    add_middlewares(app, settings)
-    chat = build_chat(engine, settings.root_path, admission).queue(max_size=settings.queue_size)
+    # api_open=False: /gradio_api/run answers only the page's load, the one event off the queue; all
+    # others go through the queue and its cap.
+    chat = build_chat(engine, settings.root_path, admission).queue(max_size=settings.queue_size, api_open=False)
     app.state.chat = chat
+    add_middlewares(app, settings, ChatEvents.of(chat))
     return gr.mount_gradio_app(
         app,
         chat,
@@ -85,7 +89,7 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
     )
 
 
-def add_middlewares(app: FastAPI, settings: ServeSettings) -> None:
+def add_middlewares(app: FastAPI, settings: ServeSettings, events: ChatEvents) -> None:
     """Wrap the app in its middlewares, the request path outermost first (below).
 
     RootPath → Host → CORS → BodyLimit → Token → ErrorShape → GradioRoutes → ChatLanguage.
@@ -99,7 +103,7 @@ def add_middlewares(app: FastAPI, settings: ServeSettings) -> None:
 
     # add_middleware wraps what is there, so they are added innermost first.
     app.add_middleware(ChatLanguageMiddleware)
-    app.add_middleware(GradioRoutesMiddleware)
+    app.add_middleware(GradioRoutesMiddleware, events=events)
     app.add_middleware(ErrorShapeMiddleware)
     if settings.access_token:
         app.add_middleware(TokenMiddleware, token=settings.access_token)

@@ -16,11 +16,12 @@ timer runs only while a question waits).
 """
 
 # Why the resync: Gradio 6.31's server closes a page's event stream when its last event ends; an
-# event joined in that moment (a question sent just after the page loaded, or as another answer
-# arrived) is never heard from, though the server answers it. Any later event opens a new stream,
-# which delivers what was missed. So while a question is unacknowledged or its answer pending, the
-# page clicks the hidden #citeqa-sync button every 2 s: a cheap event that repaints the server's
-# conversation (no engine call) and, by being an event, reopens the stream.
+# event joined in that moment (a question sent as another answer arrived) is never heard from,
+# though the server answers it. Any later event opens a new stream, which delivers what was missed.
+# So while a question is unacknowledged or its answer pending, the page clicks the hidden
+# #citeqa-sync button every 2 s: a cheap event that repaints the server's conversation (no engine
+# call) and, by being an event, reopens the stream. The page's load runs off the queue (ui.page), so
+# a question sent the moment the page appears, maybe before this script runs, is not exposed to it.
 
 CHAT_JS = r"""
 () => {

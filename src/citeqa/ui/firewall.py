@@ -3,17 +3,27 @@
 Gradio mounted at "/" brings dozens of routes: uploads, a file server, proxies, streaming, monitoring.
 The chat needs a handful; the rest are refused before Gradio sees them (an allow-list, so a route a
 new Gradio adds is closed until it is wanted). Uploads are refused outright: nothing here takes a
-file, and an open upload route is file hosting for anyone who can reach the server.
+file, and an open upload route is file hosting for anyone who can reach the server. A call must
+name one of the chat's own events too: Gradio answers an unknown one with a bare 500.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from citeqa.ui.guard import route_path, send_json_error
+
+if TYPE_CHECKING:
+    import gradio as gr
+
+log = logging.getLogger(__name__)
 
 # The app's own routes (FastAPI): they answer for themselves. Exact paths, and folders by prefix ending
 # in "/", so "/doc" does not also open "/docs…" or "/document…" to Gradio.
@@ -25,7 +35,9 @@ _GRADIO_GET = re.compile(
     r"|(?:assets|static|svelte)/.+"
     r"|gradio_api/(?:info/?|heartbeat/[\w-]+|queue/data|startup-events|call/[\w-]+/[\w-]+))$"
 )
-_GRADIO_POST = re.compile(r"^/gradio_api/(?:queue/join|call/[\w-]+|cancel)/?$")
+_GRADIO_POST = re.compile(r"^/gradio_api/(?:queue/join|call/[\w-]+|run/predict|cancel)/?$")
+_CALL_BY_NAME = re.compile(r"^/gradio_api/call/([\w-]+)/?$")
+_CALL_BY_INDEX = re.compile(r"^/gradio_api/(?:queue/join|run/predict)/?$")  # the page's own calls
 _UPLOAD = re.compile(r"^/(?:gradio_api/)?upload(?:_progress)?/?$")
 
 
@@ -36,11 +48,46 @@ def gradio_route_allowed(method: str, path: str) -> bool:
     return method == "POST" and bool(_GRADIO_POST.match(path))
 
 
-class GradioRoutesMiddleware:
-    """404 (uploads: 403) for every Gradio route the chat does not use."""
+@dataclass(frozen=True)
+class ChatEvents:
+    """What a call may name: the chat's event indices, and the API names open to ``/gradio_api/call``."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    indices: frozenset[int]
+    public: frozenset[str]
+
+    @classmethod
+    def of(cls, blocks: gr.Blocks) -> ChatEvents:
+        """The events of a built chat: its page's private events are reachable by index only."""
+        fns = blocks.fns.values()
+        return cls(frozenset(fn._id for fn in fns),
+                   frozenset(fn.api_name for fn in fns if fn.api_name and fn.api_visibility == "public"))
+
+    def refusal(self, path: str, body: bytes) -> tuple[int, str] | None:
+        """Why a call to ``path`` with ``body`` is refused, or None to let Gradio judge it."""
+        named = _CALL_BY_NAME.match(path)
+        if named:
+            name = named.group(1)
+            return None if name in self.public else (404, f"no such chat API: {name}")
+        try:
+            data: Any = json.loads(body)
+        except ValueError:
+            return None  # Gradio's own 422 says what is wrong with the JSON
+        if not isinstance(data, dict) or ("fn_index" not in data and "queue/join" in path):
+            return None  # its 422 / "No function index provided."
+        index = data.get("fn_index")
+        if isinstance(index, str) and index.isascii() and index.isdigit():
+            index = int(index)  # Gradio's model coerces it so
+        if isinstance(index, bool) or not isinstance(index, int) or index not in self.indices:
+            return 400, f"no such chat event: fn_index {json.dumps(index)[:40]}"
+        return None
+
+
+class GradioRoutesMiddleware:
+    """404 (uploads: 403) for every Gradio route the chat does not use; 4xx for a call to no event."""
+
+    def __init__(self, app: ASGIApp, events: ChatEvents) -> None:
         self.app = app
+        self.events = events
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: D102
         if scope["type"] != "http":
@@ -48,7 +95,14 @@ class GradioRoutesMiddleware:
             return
         path = route_path(scope)
         method = scope.get("method", "GET")
-        if path in OWN_PATHS or path.startswith(OWN_PREFIXES) or gradio_route_allowed(method, path):
+        if path in OWN_PATHS or path.startswith(OWN_PREFIXES):
+            await self.app(scope, receive, send)
+        elif gradio_route_allowed(method, path):
+            if method == "POST" and (_CALL_BY_NAME.match(path) or _CALL_BY_INDEX.match(path)):
+                checked = await self._checked(path, receive, send)
+                if checked is None:
+                    return
+                receive = checked
             await self.app(scope, receive, send)
         elif _UPLOAD.match(path):
             await send_json_error(send, 403, "uploads are not accepted: this app takes questions, not files")
@@ -56,11 +110,39 @@ class GradioRoutesMiddleware:
             await send_json_error(send, 404, f"no such page or endpoint: {method} {path}")
 
 
+    async def _checked(self, path: str, receive: Receive, send: Send) -> Receive | None:
+        """Read the body (the body limit, outside, bounds it) and refuse it, or replay it to Gradio."""
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return None  # the client went away
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        refused = self.events.refusal(path, body)
+        if refused:
+            await send_json_error(send, *refused)
+            return None
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return replay
+
+
 class ErrorShapeMiddleware:
     """Give every JSON error an ``"error"`` field (Gradio's and Starlette's own say ``"detail"``, kept too).
 
     Only responses with status ≥ 400 and a JSON body are buffered (error bodies are small); streams
-    pass through untouched.
+    pass through untouched. An exception nothing handled becomes a logged 500 ``{"error"}`` instead of
+    Starlette's plain-text page; HTTP exceptions (the body limit's 413) go on to their handlers.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -72,9 +154,11 @@ class ErrorShapeMiddleware:
             return
         start: Message | None = None
         chunks: list[bytes] = []
+        responded = False
 
         async def reshaping_send(message: Message) -> None:
-            nonlocal start
+            nonlocal start, responded
+            responded = True
             if message["type"] == "http.response.start":
                 types = [v for k, v in message.get("headers", []) if k.lower() == b"content-type"]
                 is_json = bool(types) and types[0].startswith(b"application/json")
@@ -93,7 +177,15 @@ class ErrorShapeMiddleware:
                 return
             await send(message)
 
-        await self.app(scope, receive, reshaping_send)
+        try:
+            await self.app(scope, receive, reshaping_send)
+        except HTTPException:
+            raise
+        except Exception:
+            if responded:
+                raise
+            log.exception("unhandled error in %s %s", scope.get("method"), route_path(scope))
+            await send_json_error(send, 500, "internal server error; the server's log has the details")
 
 
 def _with_error(body: bytes, status: int) -> bytes:

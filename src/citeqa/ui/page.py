@@ -162,7 +162,10 @@ def _wire(chat: Chat, gate: Admission, demo: gr.Blocks, saved: Any, chatbot: Any
     chatbot.example_select(on_example, inputs=[saved], **ask)
     restart.click(start_over, inputs=[saved], outputs=[chatbot, sources, status, saved], **quick)
     chatbot.clear(start_over, inputs=[saved], outputs=[chatbot, sources, status, saved], **quick)  # its trash button
-    demo.load(restore, inputs=[saved], outputs=[chatbot, sources, saved], **quick)
+    # Off the queue: a queued load opens the page's event stream and closes it on finishing, and a
+    # question sent in that moment was never heard from (the race above CHAT_JS), before the page
+    # script that recovers from it may even be running.
+    demo.load(restore, inputs=[saved], outputs=[chatbot, sources, saved], queue=False, **quick)
     sync.click(restore, inputs=[saved], outputs=[chatbot, sources, saved], **quick)  # chatjs: a missed reply
 
     def ask_api(question: str) -> dict[str, Any]:
