@@ -30,14 +30,32 @@ CHAT_JS = r"""
   const rootOf = (el) => el.getRootNode ? el.getRootNode() : document;
   const find = (el, sel) => rootOf(el).querySelector(sel);
   const shown = (el) => !!el && el.getClientRects().length > 0;
+  // Gradio scrolls a chat that was at its bottom when its value last changed down to the bottom again
+  // 300 ms later (more on a busy machine), so a source opened as an answer arrives was pulled out of
+  // view. For 3 s after [n], until the user scrolls, taps or types, a scroll that moves it puts it back.
+  // Scroll events fire before the next frame is drawn, so the source is never drawn out of view.
+  let held = null;  // {el, top, until}
+  const hold = () => {
+    if (!held) return;
+    if (!held.el.isConnected || Date.now() > held.until) { held = null; return; }
+    if (Math.abs(held.el.getBoundingClientRect().top - held.top) < 2) return;
+    held.el.scrollIntoView({block: "start"});
+    held.top = held.el.getBoundingClientRect().top;
+  };
+  const holding = new Set();  // roots with a scroll listener (a shadow root does not pass scrolls up)
+  for (const type of ["wheel", "touchstart", "pointerdown", "keydown"]) {
+    document.addEventListener(type, () => { held = null; }, {capture: true, passive: true});
+  }
   const focus = (el) => {
     if (!el) return;
-    rootOf(el).querySelectorAll(".citeqa-focus").forEach((x) => x.classList.remove("citeqa-focus"));
+    const root = rootOf(el);
+    root.querySelectorAll(".citeqa-focus").forEach((x) => x.classList.remove("citeqa-focus"));
     el.classList.add("citeqa-focus");
     el.scrollIntoView({block: "start"});
-    // Opening a source makes the chat taller, and Gradio keeps a chat that was scrolled to its bottom
-    // pinned there as it grows, which can pull the source back out of view: scroll again after that.
-    for (const ms of [120, 400]) setTimeout(() => el.isConnected && el.scrollIntoView({block: "start"}), ms);
+    held = {el, top: el.getBoundingClientRect().top, until: Date.now() + 3000};
+    for (const r of [document, root]) {
+      if (!holding.has(r)) { holding.add(r); r.addEventListener("scroll", hold, {capture: true, passive: true}); }
+    }
   };
   const appBase = (el) => {
     const app = el.closest && el.closest("gradio-app") || (rootOf(el).host && rootOf(el).host.closest("gradio-app"));
