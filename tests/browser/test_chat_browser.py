@@ -213,6 +213,17 @@ def test_conversation_survives_a_reload_until_a_new_one(new_tab, server):
     assert page.locator(".citeqa-answer").count() == 0
 
 
+def test_an_example_clicked_is_asked(new_tab, server):
+    """Clicking an example asks it: Gradio's example event, whose payload the firewall checks (ui.firewall)."""
+    question = "駐孟買辦事處何時揭牌？"
+    tab = new_tab(DESKTOP)
+    open_chat(tab, server + "/")
+    page = tab.page
+    page.locator("#citeqa-chat").get_by_text(question, exact=True).click()
+    page.locator(".citeqa-answer").first.wait_for(timeout=WAIT_MS)
+    assert page.locator(".citeqa-answer").all_inner_texts() == [expected(server, question)["answer"]]
+
+
 def test_a_question_sent_as_the_page_appears_is_answered(new_tab, server):
     """A question sent the instant the box appears, before the page script may run, is answered.
 

@@ -225,11 +225,14 @@ def test_docs_json_is_shaped(open_server):
 
 
 def test_a_call_naming_no_chat_event_is_refused_with_an_error_object(fake_engine, caplog):
-    """A Gradio call to an event the chat does not have was a bare "Internal Server Error" and a traceback."""
+    """A Gradio call to an event the chat does not have was a bare "Internal Server Error" and a traceback;
+    so was a click on an example without the item clicked."""
     app = create_app(fake_engine, ServeSettings())
     fns = app.state.chat.fns.values()
     load = next(fn._id for fn in fns if not fn.queue)  # the page's load: the one event off the queue
     queued = next(fn._id for fn in fns if fn.queue and fn.api_visibility == "private")
+    # An example clicked: the event needs what was clicked (Gradio failed inside it, with a traceback).
+    select = next(fn._id for fn in fns if any(name == "example_select" for _, name in fn.targets))
     bad = [
         ("/gradio_api/queue/join", {"data": ["x"], "fn_index": 99, "session_hash": "s"}, 400),
         ("/gradio_api/queue/join", {"data": ["x"], "fn_index": -1, "session_hash": "s"}, 400),
@@ -238,6 +241,8 @@ def test_a_call_naming_no_chat_event_is_refused_with_an_error_object(fake_engine
         ("/gradio_api/run/predict", {"data": ["x"], "session_hash": "s"}, 400),
         ("/gradio_api/run/predict", {"data": ["x"], "fn_index": "１", "session_hash": "s"}, 400),
         ("/gradio_api/run/predict", {"data": ["x", ""], "fn_index": queued, "session_hash": "s"}, 404),
+        *[("/gradio_api/queue/join", {"data": [""], "fn_index": select, "event_data": item, "session_hash": "s"}, 400)
+          for item in (None, "x", [0], {"value": {"text": "台北101有多高？"}})],
         ("/gradio_api/call/nonexistent", {"data": ["x"]}, 404),
         ("/gradio_api/call/ask_api", {"data": ["x"]}, 404),
         ("/gradio_api/run/ask", {"data": ["x"]}, 404),
@@ -249,6 +254,10 @@ def test_a_call_naming_no_chat_event_is_refused_with_an_error_object(fake_engine
             assert r.json()["error"], (path, body)
         r = c.post("/gradio_api/run/predict", json={"data": [""], "fn_index": load, "session_hash": "s"})
         assert r.status_code == 200 and len(r.json()["data"]) == 3  # conversation, sources, its id
+        clicked = {"index": 0, "value": {"text": "台北101有多高？"}}  # what the page sends
+        r = c.post("/gradio_api/queue/join", json={"data": [""], "fn_index": select, "event_data": clicked,
+                                                   "session_hash": "s"})
+        assert r.status_code == 200 and r.json()["event_id"]
     assert not [rec for rec in caplog.records if rec.exc_info], "a refused call left a traceback"
 
 

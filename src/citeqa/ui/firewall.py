@@ -54,13 +54,15 @@ class ChatEvents:
 
     indices: frozenset[int]
     public: frozenset[str]
+    selects: frozenset[int] = frozenset()  # events fired by selecting an item: they need what was selected
 
     @classmethod
     def of(cls, blocks: gr.Blocks) -> ChatEvents:
         """The events of a built chat: its page's private events are reachable by index only."""
         fns = blocks.fns.values()
         return cls(frozenset(fn._id for fn in fns),
-                   frozenset(fn.api_name for fn in fns if fn.api_name and fn.api_visibility == "public"))
+                   frozenset(fn.api_name for fn in fns if fn.api_name and fn.api_visibility == "public"),
+                   frozenset(fn._id for fn in fns if any(name.endswith("select") for _, name in fn.targets)))
 
     def refusal(self, path: str, body: bytes) -> tuple[int, str] | None:
         """Why a call to ``path`` with ``body`` is refused, or None to let Gradio judge it."""
@@ -79,6 +81,10 @@ class ChatEvents:
             index = int(index)  # Gradio's model coerces it so
         if isinstance(index, bool) or not isinstance(index, int) or index not in self.indices:
             return 400, f"no such chat event: fn_index {json.dumps(index)[:40]}"
+        selected = data.get("event_data")
+        if index in self.selects and not (isinstance(selected, dict) and {"index", "value"} <= selected.keys()):
+            # Gradio would fail inside the event with a Python error as its message, and a traceback.
+            return 400, "a select event needs event_data with the selected item's index and value"
         return None
 
 
