@@ -10,7 +10,7 @@ import re
 
 import httpx
 import pytest
-from browsing import DESKTOP, PHONE, WAIT_MS, Tab, ask, open_chat
+from browsing import DESKTOP, PHONE, WAIT_MS, ask, open_chat
 
 XSS = "<img src=x onerror=window.__xss=1>"
 GRADIO_ENGLISH = ("processing", "Warning", "Use via API", "Built with Gradio", "Settings", "Clear", "Copy",
@@ -37,10 +37,13 @@ TAP_AS_ANSWER_LANDS = """([link, box]) => new MutationObserver((changes, watch) 
 }).observe(document.body, {subtree: true, childList: true})"""
 
 
-def in_view(tab: Tab, locator: object) -> bool:
-    box = locator.bounding_box()  # type: ignore[attr-defined]
-    size = tab.page.viewport_size
-    return bool(box) and box["y"] >= 0 and box["y"] + min(box["height"], 200) <= size["height"]
+def in_view(locator: object) -> bool:
+    """Whether the element is on screen (its first 200 px) in the next frame drawn: read in a frame
+    callback, after that frame's scroll handlers, so a scroll the page undoes before drawing is not seen."""
+    return bool(locator.evaluate(  # type: ignore[attr-defined]
+        "el => new Promise((done) => requestAnimationFrame(() => { const r = el.getBoundingClientRect();"
+        " done(r.height > 0 && r.top >= 0 && r.top + Math.min(r.height, 200) <= innerHeight); }))"
+    ))
 
 
 def test_desktop_earlier_answers_keep_their_sources(new_tab, server):
@@ -61,11 +64,11 @@ def test_desktop_earlier_answers_keep_their_sources(new_tab, server):
     page.wait_for_function("document.querySelector('#citeqa-src-1-1').classList.contains('citeqa-focus')")
     cite = first["citations"][0]
     assert card.locator("mark").inner_text() == cite["text"][cite["quote_start"] : cite["quote_end"]]
-    assert in_view(tab, card) and page.evaluate("location.hash") == ""  # the URL stays as it was
+    assert in_view(card) and page.evaluate("location.hash") == ""  # the URL stays as it was
     tab.shot("desktop-earlier-source")
     card.locator("a.citeqa-back").click()
     page.wait_for_function("document.querySelector('#citeqa-ans-1').classList.contains('citeqa-focus')")
-    assert in_view(tab, page.locator("#citeqa-ans-1"))
+    assert in_view(page.locator("#citeqa-ans-1"))
 
 
 def test_phone_sources_open_under_the_answer(new_tab, server):
@@ -75,8 +78,8 @@ def test_phone_sources_open_under_the_answer(new_tab, server):
     open_chat(tab, server + "/")
     page = tab.page
     for example in ("駐孟買辦事處何時揭牌？", "台北101有多高？"):
-        assert in_view(tab, page.locator("#citeqa-chat").get_by_text(example, exact=True))
-    assert in_view(tab, page.locator("#citeqa-question textarea"))
+        assert in_view(page.locator("#citeqa-chat").get_by_text(example, exact=True))
+    assert in_view(page.locator("#citeqa-question textarea"))
     tab.shot("phone-empty")
     ask(page, "拜登政府宣布對台軍售幾次？")
     # [1] of the first answer tapped the moment the second appears, the source's box read every frame
@@ -91,7 +94,7 @@ def test_phone_sources_open_under_the_answer(new_tab, server):
     height = page.viewport_size["height"]
     drawn_out = [f for f in frames if not (f["top"] >= 0 and f["top"] + min(f["height"], 200) <= height)]
     assert len(frames) > 10 and not drawn_out, f"the opened source was drawn out of view: {drawn_out[:3]}"
-    assert in_view(tab, inline)
+    assert in_view(inline)
     tab.shot("phone-inline-source")
 
 
