@@ -1,7 +1,8 @@
 """The chat page's one script (Gradio runs it once the page is up): behaviour HTML alone cannot give.
 
 - ``[n]`` opens answer's source n: in the side panel when it is shown (wide screens), else in the
-  sources under the answer; "回到答案" goes back. No URL change, so an embedding page is untouched.
+  sources under the answer, and keeps it in view while Gradio scrolls the chat for a new answer;
+  "回到答案" goes back. No URL change, so an embedding page is untouched.
 - "複製答案" copies plain text: the answer with its markers and a numbered source list.
 - "在文件中開啟" opens the document view on the chat's server, also from a ``<gradio-app>`` on another site.
 - Message labels for screen readers become the message's plain text (Gradio puts its HTML there).

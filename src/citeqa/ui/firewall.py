@@ -54,7 +54,7 @@ class ChatEvents:
 
     indices: frozenset[int]
     public: frozenset[str]
-    selects: frozenset[int] = frozenset()  # events fired by selecting an item: they need what was selected
+    selects: frozenset[int]  # events fired by selecting an item: they need what was selected
 
     @classmethod
     def of(cls, blocks: gr.Blocks) -> ChatEvents:
