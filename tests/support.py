@@ -187,6 +187,29 @@ def live_server(app, host: str = "127.0.0.1") -> Iterator[str]:
         sock.close()
 
 
+def gradio_event(base: str, fn_index: int, session_hash: str, data: list, timeout: float = 30) -> dict:
+    """Run one chat event as the page does (``queue/join``, then its ``queue/data`` stream) → the final message.
+
+    A refused join returns ``{"status": code, "error": …}`` instead.
+    """
+    with httpx.Client(base_url=base, timeout=timeout) as c:
+        r = c.post("/gradio_api/queue/join", json={"data": data, "fn_index": fn_index, "session_hash": session_hash})
+        if r.status_code != 200:
+            return {"status": r.status_code, "error": r.json().get("error")}
+        with c.stream("GET", "/gradio_api/queue/data", params={"session_hash": session_hash}) as stream:
+            for line in stream.iter_lines():
+                if line.startswith("data:"):
+                    message = json.loads(line[5:])
+                    if message.get("msg") == "process_completed":
+                        return dict(message)
+    raise AssertionError("the event stream closed before the event completed")
+
+
+def chat_fn(app, name: str) -> int:
+    """The index of the chat event bound to a trigger ``name`` ("submit", "load", "example_select", ...)."""
+    return next(fn._id for fn in app.state.chat.fns.values() if any(n == name for _, n in fn.targets))
+
+
 class HostSite:
     """Another origin (an intranet page on another port) serving the pages put in ``pages``."""
 

@@ -94,7 +94,7 @@ class Settings:
     llm_base_url: str = ""
     llm_model: str = ""
     llm_api_key: str = ""
-    llm_timeout: float = 20.0
+    llm_timeout: float = 20.0  # one deadline per call: connecting and reading the whole reply, not per read
     backend: Backend = Backend.LOCAL
     milvus_uri: str = ""  # a *.db file (Milvus Lite) or http://host:19530
     milvus_token: str = ""

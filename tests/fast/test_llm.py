@@ -2,7 +2,8 @@
 
 The server below is a PROTOCOL DOUBLE, not a language model: it speaks the `/chat/completions`
 wire format and returns scripted replies (good, hallucinated marker, unsupported claim, garbage,
-HTTP error, slow), so the verification and fallback logic can be tested without a model.
+HTTP error, slow, dripping, oversize, repeating, negating), so the deadline, the size cap, the
+verification and the fallback can be tested without a model.
 """
 
 from __future__ import annotations
@@ -20,17 +21,45 @@ from citeqa.qa.grounding import AbstainSettings
 
 SCRIPT: dict[str, str] = {}  # keyword in the question → scripted behaviour
 SEEN: list[dict] = []
+CONNECTIONS: list[float] = []  # when each connection to the double was accepted
+GOOD = "駐孟買辦事處於 10 月正式揭牌對外運作[1]。"
+DRIP_SECONDS = 6.0  # how long a dripping reply goes on: far past the 1 s deadline the tests set
+# Replies that open normally and then never finish: one byte every 0.2 s, each read well inside
+# httpx's per-read timeout, in the body ("drip") or in the headers ("driphead").
+DRIP_OPENINGS = {
+    "drip": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n",
+    "driphead": b"HTTP/1.1 200 OK\r\nX-Slow: ",
+}
+
+
+def _drip(w, opening: bytes) -> None:
+    t0 = time.monotonic()
+    try:
+        w.write(opening)
+        while time.monotonic() - t0 < DRIP_SECONDS:
+            w.write(b"a" if opening.endswith(b": ") else b" ")
+            w.flush()
+            time.sleep(0.2)
+    except OSError:  # the client hung up: it gave up, as intended
+        pass
 
 
 class _Double(BaseHTTPRequestHandler):
     def log_message(self, *args):  # keep pytest output clean
         pass
 
+    def setup(self):
+        CONNECTIONS.append(time.monotonic())
+        super().setup()
+
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         SEEN.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
         question = body["messages"][-1]["content"].rsplit("Question:", 1)[-1]
         mode = next((m for k, m in SCRIPT.items() if k in question), "good")
+        if mode in DRIP_OPENINGS:
+            _drip(self.wfile, DRIP_OPENINGS[mode])
+            return
         if mode == "slow":
             time.sleep(3)
         if mode == "http500":
@@ -41,7 +70,12 @@ class _Double(BaseHTTPRequestHandler):
             payload = b"<html>not json"
         else:
             content = {
-                "good": "駐孟買辦事處於 10 月正式揭牌對外運作[1]。",
+                "good": GOOD,
+                "huge": GOOD * 4000,  # about 600 KB of JSON, past the 256 KiB cap
+                # One sentence, forty times, with its spacing and punctuation varied.
+                "repeat": (GOOD + "駐孟買辦事處於10月，正式揭牌對外運作 [1]！") * 20,
+                "negated": "駐孟買辦事處於 10 月取消揭牌，未對外運作[1]。",
+                "negated_mixed": GOOD + "駐孟買辦事處 10 月並未揭牌，也沒有對外運作[1]。",
                 "hallucinated": "駐孟買辦事處於 10 月正式揭牌對外運作[9]。",
                 "unsupported": "駐孟買辦事處於 1999 年由火星總統揭牌[1]。",
                 "mixed": "駐孟買辦事處於 10 月正式揭牌對外運作[1]。它由外星人管理[1]。",
@@ -120,3 +154,91 @@ def test_abstention_is_decided_before_asking_the_model(fake_engine, double_url):
     n = len(SEEN)
     a = eng.ask("台北101有多高？", abstain=AbstainSettings(threshold=float("inf")))
     assert not a.grounded and len(SEEN) == n
+
+
+# --- the endpoint is untrusted input: one deadline, a size cap, no repetition, no contradiction ----
+
+
+@pytest.mark.parametrize("mode", ["drip", "driphead"])
+def test_a_dripping_endpoint_is_cut_at_the_deadline(engine, mode):
+    """CITEQA_LLM_TIMEOUT (1 s here) bounds the whole call, not each read: the reply drips for 6 s."""
+    SCRIPT["孟買"] = mode
+    t0 = time.monotonic()
+    a = engine.ask(Q)
+    took = time.monotonic() - t0
+    assert a == engine.answerer.answer(Q)
+    assert took < 3.0, f"the call took {took:.1f} s under a 1 s deadline"
+
+
+def test_an_oversize_reply_falls_back_to_the_quote(engine):
+    SCRIPT["孟買"] = "huge"
+    assert engine.ask(Q) == engine.answerer.answer(Q)
+
+
+def test_a_repeated_sentence_is_kept_once(engine):
+    SCRIPT["孟買"] = "repeat"
+    assert engine.ask(Q).answer == GOOD
+
+
+@pytest.mark.parametrize(("mode", "kept"), [("negated", None), ("negated_mixed", GOOD)])
+def test_a_sentence_that_negates_its_passage_is_dropped(engine, mode, kept):
+    """The passage says the office opened in October; a reply saying it did not is not verified by it."""
+    SCRIPT["孟買"] = mode
+    a = engine.ask(Q)
+    assert a.answer == kept if kept else a == engine.answerer.answer(Q)
+
+
+def test_a_generative_answer_carries_the_extractive_confidence(engine):
+    a = engine.ask(Q)
+    assert a.answer == GOOD  # the model's sentence, not the quote
+    d = a.to_dict()
+    assert "confidence" in d and d["confidence"] == engine.answerer.answer(Q).confidence is not None
+
+
+# --- Engine.prepare / Draft.finish: the CPU part and the network part -----------------------------
+
+
+def test_prepare_does_no_network_io_and_finish_calls_the_model(engine):
+    n = len(CONNECTIONS)
+    draft = engine.prepare(Q)
+    assert draft.waits_on_network and len(CONNECTIONS) == n  # retrieval, quote and decision only
+    a = draft.finish()
+    assert len(CONNECTIONS) == n + 1 and a.answer == GOOD
+    assert a == engine.ask(Q)
+
+
+def test_a_draft_that_is_not_answered_waits_on_nothing(fake_engine, double_url):
+    settings = fake_engine.settings.with_(llm_base_url=double_url, llm_model="double", llm_timeout=1.0)
+    eng = Engine.assemble(settings, fake_engine.embedder, fake_engine.index)
+    never = AbstainSettings(threshold=float("inf"))
+    n = len(CONNECTIONS)
+    draft = eng.prepare("台北101有多高？", abstain=never)
+    assert not draft.waits_on_network
+    assert draft.finish() == fake_engine.ask("台北101有多高？", abstain=never) and len(CONNECTIONS) == n
+
+
+@pytest.mark.parametrize(
+    ("question", "previous"),
+    [(Q, None), ("那荷蘭呢？", Q), ("他們簽了什麼？", "台灣與以色列簽署了什麼協定？"), ("你好", None), ("?", None)],
+)
+def test_ask_is_prepare_then_finish_without_a_model(fake_engine, question, previous):
+    draft = fake_engine.prepare(question, previous=previous)
+    assert not draft.waits_on_network and draft.model is None
+    assert draft.finish() == fake_engine.ask(question, previous=previous)
+    assert fake_engine.ask_with(fake_engine.answerer, question, previous=previous) == draft.finish()  # eval's way
+
+
+def test_a_conversation_turn_gets_the_same_reply_with_a_model(fake_engine, double_url):
+    """The outcome is decided before the model is asked, and the same way: "你好" is a turn, not a miss."""
+    settings = fake_engine.settings.with_(llm_base_url=double_url, llm_model="double", llm_timeout=1.0)
+    eng = Engine.assemble(settings, fake_engine.embedder, fake_engine.index)
+    n = len(CONNECTIONS)
+    a = eng.ask("你好")
+    assert a == fake_engine.ask("你好") and a.outcome == "conversation" and len(CONNECTIONS) == n
+
+
+def test_a_follow_up_is_resolved_alike_with_and_without_a_model(engine):
+    extractive = dataclasses.replace(engine, llm=None)
+    a, b = engine.ask("那荷蘭呢？", previous=Q), extractive.ask("那荷蘭呢？", previous=Q)
+    assert a.question == b.question == "那荷蘭呢？"
+    assert a.resolved == b.resolved == "駐荷蘭辦事處何時揭牌？"

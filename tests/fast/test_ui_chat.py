@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from citeqa.ui.config import ServeSettings, normalize_root_path, parse_origins
@@ -36,7 +38,7 @@ def test_highlight_escapes_and_marks():
 
 
 class RecordingEngine:
-    """Stands in for Engine in the chat: records what ``ask`` was given, answers with one citation."""
+    """Stands in for Engine in the chat: records what ``prepare`` was given, answers with one citation."""
 
     def __init__(self, passage) -> None:
         from citeqa.settings import Settings
@@ -45,46 +47,70 @@ class RecordingEngine:
         self.passage = passage
         self.settings = Settings.from_env({})
 
-    def ask(self, question, k=None, *, previous=None):
+    def prepare(self, question, k=None, *, previous=None):
         from citeqa.qa.types import Answer, Hit
 
         self.calls.append((question, previous))
         hit = Hit(self.passage, 0.9, 0, 3)
-        return Answer(question, f"<b>答</b>{len(self.calls)}[1]。", True, (hit,))
+        return Ready(Answer(question, f"<b>答</b>{len(self.calls)}[1]。", True, (hit,)))
+
+
+class Ready:
+    """A draft with nothing left to do (the extractive answerer's)."""
+
+    waits_on_network = False
+
+    def __init__(self, answer) -> None:
+        self.answer = answer
+
+    def finish(self):
+        return self.answer
 
 
 @pytest.fixture
 def chat(bundled):
+    from citeqa.ui.admission import Admission, GatedEngine
     from citeqa.ui.chat import Chat
 
-    return Chat(RecordingEngine(bundled.passages[0]), root="/sub")  # type: ignore[arg-type]
+    gated = GatedEngine(RecordingEngine(bundled.passages[0]), Admission(slots=1, max_waiting=0))  # type: ignore[arg-type]
+    return Chat(gated, root="/sub")
 
 
-CID = "0123456789abcdef0123456789abcdef"
+def answer(chat, saved, tab=None):
+    """Run the chat's answering step (a coroutine on the server's loop) to completion."""
+    return asyncio.run(chat.answer(saved, tab))
 
 
-def test_questions_are_queued_and_answered_in_order(chat):
+@pytest.fixture
+def cid(chat) -> str:
+    """A conversation the server issued (ids it never issued are not taken back)."""
+    issued = chat.sessions.resolve(None, "")
+    chat.sessions.get(issued)
+    return issued
+
+
+def test_questions_are_queued_and_answered_in_order(chat, cid):
     """A second question sent before the first is answered waits its turn; neither replaces the other."""
-    box, messages, _, status, cid = chat.submit("駐孟買辦事處何時揭牌？", CID)
-    assert box == "" and status == "" and cid == CID
+    box, messages, _, status, cid = chat.submit("駐孟買辦事處何時揭牌？", cid)
+    assert box == "" and status == "" and cid == cid
     assert "回答中" in messages[-1]["content"] and len(messages) == 2
-    _, messages, *_ = chat.submit("那荷蘭呢？", CID)
+    _, messages, *_ = chat.submit("那荷蘭呢？", cid)
     assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
-    messages, panel = chat.answer(CID)
-    assert chat.engine.calls == [("駐孟買辦事處何時揭牌？", None), ("那荷蘭呢？", "駐孟買辦事處何時揭牌？")]
+    messages, panel = answer(chat, cid)
+    assert chat.engine.engine.calls == [("駐孟買辦事處何時揭牌？", None), ("那荷蘭呢？", "駐孟買辦事處何時揭牌？")]
     assert "&lt;b&gt;答&lt;/b&gt;1" in messages[1]["content"] and "答&lt;/b&gt;2" in messages[3]["content"]
     assert panel.index("第 2 題") < panel.index("第 1 題")  # newest answer first in the panel
-    chat.submit("那日本呢？", CID)
-    chat.answer(CID)
-    assert chat.engine.calls[-1] == ("那日本呢？", "駐孟買辦事處何時揭牌？")  # a chain leans on the same anchor
-    chat.answer(CID)  # nothing pending: nothing asked again
-    assert len(chat.engine.calls) == 3
+    chat.submit("那日本呢？", cid)
+    answer(chat, cid)
+    assert chat.engine.engine.calls[-1] == ("那日本呢？", "駐孟買辦事處何時揭牌？")  # a chain leans on the same anchor
+    answer(chat, cid)  # nothing pending: nothing asked again
+    assert len(chat.engine.engine.calls) == 3
 
 
-def test_each_answer_keeps_its_own_sources(chat):
-    chat.submit("一", CID)
-    chat.submit("二", CID)
-    messages, panel = chat.answer(CID)
+def test_each_answer_keeps_its_own_sources(chat, cid):
+    chat.submit("一", cid)
+    chat.submit("二", cid)
+    messages, panel = answer(chat, cid)
     for turn in (1, 2):
         bubble = messages[2 * turn - 1]["content"]
         assert f'href="#citeqa-msrc-{turn}-1"' in bubble and f'id="citeqa-msrc-{turn}-1"' in bubble
@@ -93,30 +119,34 @@ def test_each_answer_keeps_its_own_sources(chat):
     assert 'href="/sub/doc?source=' in panel  # the document view, under the app's root path
 
 
-def test_refusals_keep_the_box_and_the_conversation(chat):
-    chat.submit("駐孟買辦事處何時揭牌？", CID)
-    chat.answer(CID)
-    box, kept, _, status, _ = chat.submit("   ", CID)
+def test_refusals_keep_the_box_and_the_conversation(chat, cid):
+    chat.submit("駐孟買辦事處何時揭牌？", cid)
+    answer(chat, cid)
+    box, kept, _, status, _ = chat.submit("   ", cid)
     assert box == "   " and len(kept) == 2 and "請先輸入問題" in status
     long = "問" * 1001
-    box, kept, _, status, _ = chat.submit(long, CID)
+    box, kept, _, status, _ = chat.submit(long, cid)
     assert box == long and len(kept) == 2  # never cut: refused with its length and the limit
     assert "1,001" in status and "上限是 1,000" in status
-    box, kept, _, status, _ = chat.submit({"path": "/etc/passwd"}, CID)
+    box, kept, _, status, _ = chat.submit({"path": "/etc/passwd"}, cid)
     assert box == "" and "請以文字輸入問題" in status and "/etc/passwd" not in str(kept)
 
 
-def test_conversation_survives_a_reload_and_starts_over(chat):
-    chat.submit("<img src=x onerror=alert(1)>台北101有多高？", CID)
-    chat.answer(CID)
-    messages, panel, cid = chat.restore(CID)
-    assert cid == CID and len(messages) == 2 and "citeqa-src-1-1" in panel
+def test_conversation_survives_a_reload_and_starts_over(chat, cid):
+    chat.submit("<img src=x onerror=alert(1)>台北101有多高？", cid)
+    answer(chat, cid)
+    messages, panel, cid = chat.restore(cid)
+    assert cid == cid and len(messages) == 2 and "citeqa-src-1-1" in panel
     assert "&lt;img src=x" in messages[0]["content"] and "<img" not in messages[0]["content"]
-    messages, panel, _, new = chat.start_over(CID)
-    assert messages == [] and new != CID and len(new) == 32 and "提問後" in panel
-    assert chat.restore(CID)[0] == []  # the old conversation is gone
-    for forged in ("../../etc/passwd", None, 42, ["x"], "A" * 32, CID + "0"):
+    messages, panel, _, new = chat.start_over(cid)
+    assert messages == [] and new != cid and len(new) == 32 and "提問後" in panel
+    assert chat.restore(cid)[0] == []  # the old conversation is gone
+    for forged in ("../../etc/passwd", None, 42, ["x"], "A" * 32, cid + "0"):
         assert chat.restore(forged)[2] != forged  # only an id of the shape handed out is taken back
+    never_issued = "0123456789abcdef0123456789abcdef"
+    held = len(chat.sessions)
+    assert chat.restore(never_issued)[2] != never_issued and len(chat.sessions) == held  # a load creates nothing
+    assert chat.submit("問", never_issued)[4] != never_issued  # a question gets an id the server issues
 
 
 def test_one_page_keeps_one_conversation_whatever_id_its_events_carry(chat):
@@ -125,7 +155,7 @@ def test_one_page_keeps_one_conversation_whatever_id_its_events_carry(chat):
     _, _, given = chat.restore("", tab="page-1")
     _, _, _, _, cid = chat.submit("一", "", tab="page-1")  # the load's reply not applied yet
     chat.submit("二", given, tab="page-1")
-    messages, _ = chat.answer("", tab="page-1")
+    messages, _ = answer(chat, "", tab="page-1")
     assert cid == given and [m["content"].count("一") + m["content"].count("二") for m in messages[::2]] == [1, 1]
     assert chat.restore(given, tab="page-2")[0] == messages  # a reload (new page) finds it by the stored id
     _, _, _, new = chat.start_over("", tab="page-2")
@@ -156,12 +186,15 @@ def test_explain_says_each_refusal_in_chinese():
     assert explain(CiteqaError("disk on fire")) == "目前無法回答，請稍後再試一次。"  # no English leaks
 
 
-def test_questions_the_full_server_cannot_take_say_so_in_their_place(chat):
-    from citeqa.errors import Overloaded
+def test_questions_the_full_server_cannot_take_say_so_in_their_place(chat, cid):
+    chat.submit("一", cid)
+    answer(chat, cid)
+    chat.submit("二", cid)
 
-    chat.submit("一", CID)
-    chat.answer(CID)
-    chat.submit("二", CID)
-    messages, _ = chat.fail_pending(CID, Overloaded(64, retry_after=2))
-    assert "目前提問的人很多，請 2 秒後再試一次。" in messages[3]["content"] and "citeqa-pending" not in str(messages)
-    assert "答" in messages[1]["content"] and len(chat.engine.calls) == 1  # the answered one is kept, not redone
+    async def while_the_gate_is_full():
+        async with chat.engine.gate.admit():  # its one slot taken, and no room to wait
+            return await chat.answer(cid)
+
+    messages, _ = asyncio.run(while_the_gate_is_full())
+    assert "目前提問的人很多，請" in messages[3]["content"] and "citeqa-pending" not in str(messages)
+    assert "答" in messages[1]["content"] and len(chat.engine.engine.calls) == 1  # the answered one is kept, not redone

@@ -142,7 +142,7 @@ def test_token_in_the_url_is_redirected_away_and_never_logged(token_server, capl
     """F4: `?token=` stayed in the address bar and in every access-log line."""
     from urllib.parse import quote
 
-    from citeqa.ui.serve import redact_tokens_in_logs
+    from citeqa.ui.redact import redact_secrets_in_logs
 
     with httpx.Client(base_url=token_server, timeout=10) as c:
         r = c.get(f"/embed?token={quote(UTOKEN)}&x=1", headers={"Accept": "text/html"})
@@ -150,7 +150,7 @@ def test_token_in_the_url_is_redirected_away_and_never_logged(token_server, capl
         cookie = r.headers["set-cookie"]
         assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and quote(UTOKEN) not in cookie
         assert c.get("/embed?x=1").status_code == 200  # the cookie now carries the access
-    redact_tokens_in_logs()
+    redact_secrets_in_logs()
     with caplog.at_level(logging.INFO, logger="uvicorn.access"):
         logging.getLogger("uvicorn.access").info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:1", "GET",
                                                  "/?a=1&token=s3cret&b=2", "1.1", 200)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from citeqa import __version__
 from citeqa.cli import commands
-from citeqa.cli.commands import EXIT_USAGE
+from citeqa.cli.commands import EXIT_USAGE, log_line
 from citeqa.errors import CiteqaError
 from citeqa.settings import RETRIEVERS, Backend, IndexKind
 
@@ -37,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # here, not at exit, so a full disk or a closed pipe is reported like any error
         return code
     except CiteqaError as exc:
-        print(f"citeqa: error: {exc}", file=sys.stderr)
+        log_line(f"citeqa: error: {exc}")  # messages name files: one line whatever the names hold
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("citeqa: interrupted", file=sys.stderr)

@@ -1,12 +1,14 @@
 """The handlers of the ``citeqa`` subcommands: each turns parsed flags into one library call and prints.
 
 Imports are lazy so that ``citeqa --help`` and ``citeqa chunks`` load no model and no web stack.
+Plain text that holds file names or document text is printed through ``one_line``; JSON is not.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -18,6 +20,22 @@ if TYPE_CHECKING:
     from citeqa.settings import Settings
 
 EXIT_USAGE = 2
+# C0 and C1 controls (newline, tab, CR, ESC, NEL, …) and the Unicode line and paragraph separators.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(text: object) -> str:
+    r"""``text`` with each control character written as its Python escape, so one record stays on one line.
+
+    File names and documents may hold them: a name ``new⏎line.txt`` would split a record in two (and
+    an ESC would drive the terminal); it prints as ``new\nline.txt``. JSON output escapes them itself.
+    """
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
+
+
+def log_line(message: str) -> None:
+    """The library's progress log as the CLI prints it: one line on stderr (messages name files)."""
+    print(one_line(message), file=sys.stderr, flush=True)
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -37,7 +55,7 @@ def open_engine(args: argparse.Namespace) -> Engine:
     """Load the index and model named by the flags; imported lazily so ``--help`` stays fast."""
     from citeqa.qa.engine import Engine
 
-    return Engine.open(settings_from(args), index_dir=args.index)
+    return Engine.open(settings_from(args), index_dir=args.index, log=log_line)
 
 
 def cmd_chunks(args: argparse.Namespace) -> int:
@@ -50,8 +68,8 @@ def cmd_chunks(args: argparse.Namespace) -> int:
         _print_json({"passages": [p.to_dict() for p in corpus.passages]}, indent=1)
         return 0
     for p in corpus.passages:
-        print(f"[{p.id}] {p.label}  ({p.source} {p.start}-{p.end})")
-        print(f"  {p.text}\n")
+        print(one_line(f"[{p.id}] {p.label}  ({p.source} {p.start}-{p.end})"))
+        print(f"  {one_line(p.text)}\n")
     print(f"{len(corpus.passages)} passages from {len(corpus.documents)} document(s)", file=sys.stderr)
     return 0
 
@@ -62,7 +80,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     update_index(
         settings_from(args), args.paths, include=args.include, exclude=args.exclude, index_dir=args.index,
-        full=args.full, progress=not args.quiet,
+        full=args.full, progress=not args.quiet, log=log_line,
     )
     return 0
 
@@ -122,7 +140,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     }
     if args.report:
         for path in write_report(summary, args.report):
-            print(f"wrote {path}", file=sys.stderr)
+            log_line(f"wrote {path}")
     if args.json:
         _print_json(summary)
     else:
@@ -178,7 +196,7 @@ def _run_queries(
             failed += 1
             result = {key: line, "error": str(exc)}
             if not as_json:
-                print(f"citeqa: error: {exc}", file=sys.stderr)
+                log_line(f"citeqa: error: {exc}")
                 continue
         _print_json(result) if as_json else show(result)
         sys.stdout.flush()
@@ -198,24 +216,24 @@ def _print_json(obj: Any, indent: int | None = None) -> None:
 
 def _print_hits(result: dict[str, Any]) -> None:
     for n, h in enumerate(result["hits"], start=1):
-        print(f"{n}. {h['label']}  [{h['source']}]  score {h['score']:.4f}")
-        print(f"   {h['text']}\n")
+        print(one_line(f"{n}. {h['label']}  [{h['source']}]  score {h['score']:.4f}"))
+        print(f"   {one_line(h['text'])}\n")
     if not result["hits"]:
         print("no matching passages")
 
 
 def _print_answer(result: dict[str, Any]) -> None:
-    print(result["answer"])
+    print(one_line(result["answer"]))
     if result["citations"]:
         print()
     for n, h in enumerate(result["citations"], start=1):
         quote = h["text"][h.get("quote_start", 0) : h.get("quote_end", len(h["text"]))]
-        print(f"[{n}] {h['label']} — {quote}")
+        print(one_line(f"[{n}] {h['label']} — {quote}"))
 
 
 def _report_skipped(skipped: Sequence[Any]) -> None:
     for s in skipped:
-        print(f"citeqa: skipped {s.reason}", file=sys.stderr)
+        log_line(f"citeqa: skipped {s.reason}")
 
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
+
+from citeqa.files import write_atomic
 
 _COLUMNS = ("R@1", "R@3", "R@5", "R@10", "MRR@10", "nDCG@10", "answer_accuracy", "abstain_recall",
             "abstain_precision", "false_abstain_rate", "search_ms_p50", "ask_ms_p50")
@@ -42,8 +43,8 @@ def write_report(summary: dict[str, Any], out_dir: Path) -> list[Path]:
     """Write report.md, report.json and report.png into ``out_dir`` (each atomically)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / "report.md", out_dir / "report.json", out_dir / "report.png"]
-    _atomic_text(paths[0], markdown(summary))
-    _atomic_text(paths[1], json.dumps(summary, ensure_ascii=False, indent=2))
+    write_atomic(paths[0], markdown(summary))
+    write_atomic(paths[1], json.dumps(summary, ensure_ascii=False, indent=2))
     _chart(summary, paths[2])
     return paths
 
@@ -69,13 +70,7 @@ def _chart(summary: dict[str, Any], path: Path) -> None:
     ax.set_title(f"citeqa eval: {summary['questions']} questions ({summary.get('split') or 'all splits'})")
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        write_atomic(path, lambda f: fig.savefig(f, format="png"))  # the temp name has no .png to infer it from
+    finally:
+        plt.close(fig)

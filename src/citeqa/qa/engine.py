@@ -26,8 +26,37 @@ from citeqa.settings import RETRIEVERS, Settings
 
 
 @dataclass(frozen=True)
+class Draft:
+    """A question whose CPU work is done (``Engine.prepare``); ``finish`` does what waits on the network.
+
+    Without an LLM endpoint, or when the documents do not answer, ``finish`` returns the extractive
+    answer as it is. Otherwise it asks the model, under one deadline (``CITEQA_LLM_TIMEOUT``), and
+    verifies its reply, falling back to the extractive answer; that takes little CPU.
+    """
+
+    question: str  # as the user typed it (cleaned)
+    asked: str  # the standalone question answered: ``question``, or a follow-up read with the previous one
+    answer: Answer  # the extractive answer to ``asked``, abstention decided
+    hits: tuple[Hit, ...] = ()  # the passages shown to the model
+    model: GenerativeAnswerer | None = None  # set only when ``finish`` calls the endpoint
+
+    @property
+    def waits_on_network(self) -> bool:
+        """Whether ``finish`` calls the LLM endpoint (for up to its timeout)."""
+        return self.model is not None
+
+    def finish(self) -> Answer:
+        """The answer the user gets; a follow-up shows the question it was read as (``Answer.resolved``).
+
+        It blocks while the model answers: call it from a worker thread, never from async code.
+        """
+        got = self.answer if self.model is None else self.model.rewrite(self.answer, self.hits)
+        return got if self.asked == self.question else replace(got, question=self.question, resolved=self.asked)
+
+
+@dataclass(frozen=True)
 class Engine:
-    """Loaded once per process; ``search`` and ``ask`` are safe to call from several threads."""
+    """Loaded once per process; ``search``, ``ask`` and ``prepare`` are safe to call from several threads."""
 
     settings: Settings
     embedder: Embedder
@@ -88,7 +117,7 @@ class Engine:
         source: str | None = None,
         abstain: AbstainSettings | None = None,
     ) -> Answer:
-        """Answer with cited quotes.
+        """Answer with cited quotes: ``prepare(...).finish()``.
 
         ``previous`` (the last question) makes a follow-up a standalone question: 那荷蘭呢？ after
         駐孟買辦事處何時揭牌？ is answered as 駐荷蘭辦事處何時揭牌？ (``Answer.resolved``), and
@@ -96,10 +125,24 @@ class Engine:
         ``source`` (a glob) answers from matching documents only; ``abstain`` replaces the
         configured abstention settings.
         """
-        answerer: ExtractiveAnswerer | GenerativeAnswerer = self.answerer
-        if self.llm is not None:
-            answerer = GenerativeAnswerer(self.answerer, ChatClient(self.llm), self.llm)
-        return self.ask_with(answerer, question, k, previous=previous, source=source, abstain=abstain)
+        return self.prepare(question, k, previous=previous, source=source, abstain=abstain).finish()
+
+    def prepare(
+        self,
+        question: str,
+        k: int | None = None,
+        *,
+        previous: str | None = None,
+        source: str | None = None,
+        abstain: AbstainSettings | None = None,
+    ) -> Draft:
+        """``ask``'s CPU work, and no network I/O: cleaning, follow-up, retrieval, the quote and the decision.
+
+        Takes ``ask``'s arguments and raises its ``InputError``s. The LLM call, when there is one to
+        make, waits in ``Draft.finish``: a server runs this inside its engine slots and ``finish``
+        outside them.
+        """
+        return self._prepare(self._answerer(), question, k, previous=previous, source=source, abstain=abstain)
 
     def ask_with(
         self,
@@ -112,13 +155,7 @@ class Engine:
         abstain: AbstainSettings | None = None,
     ) -> Answer:
         """``ask`` through a given answerer (eval compares each retriever's, follow-ups included)."""
-        q = clean_query(question, self.settings.max_question_chars)
-        k = check_top_k(self.settings.top_k if k is None else k)
-        follow = resolve_follow_up(q, previous) if previous else None
-        asked = follow.resolved if follow else q
-        retrieval = follow.query if follow and follow.query != asked else None
-        answer = answerer.answer(asked, k, retrieval_query=retrieval, sources=self._sources(source), abstain=abstain)
-        return answer if asked == q else replace(answer, question=q, resolved=asked)
+        return self._prepare(answerer, question, k, previous=previous, source=source, abstain=abstain).finish()
 
     def answerer_for(self, retriever: str) -> ExtractiveAnswerer:
         """The extractive answerer over another retriever (eval compares them)."""
@@ -128,6 +165,32 @@ class Engine:
         """The indexed documents as they are on disk now (the eval's peer baseline reads them)."""
         paths = [p for info in self.index.manifest.get("sources", {}).values() if (p := source_path(info))]
         return list(load_corpus(paths, CorpusSettings.of(self.settings)).documents)
+
+    def _answerer(self) -> ExtractiveAnswerer | GenerativeAnswerer:
+        if self.llm is None:
+            return self.answerer
+        return GenerativeAnswerer(self.answerer, ChatClient(self.llm), self.llm)
+
+    def _prepare(
+        self,
+        answerer: ExtractiveAnswerer | GenerativeAnswerer,
+        question: str,
+        k: int | None,
+        *,
+        previous: str | None,
+        source: str | None,
+        abstain: AbstainSettings | None,
+    ) -> Draft:
+        q = clean_query(question, self.settings.max_question_chars)
+        k = check_top_k(self.settings.top_k if k is None else k)
+        follow = resolve_follow_up(q, previous) if previous else None
+        asked = follow.resolved if follow else q
+        retrieval = follow.query if follow and follow.query != asked else None
+        sources = self._sources(source)
+        if isinstance(answerer, GenerativeAnswerer):
+            decided, hits = answerer.prepare(asked, k, retrieval_query=retrieval, sources=sources, abstain=abstain)
+            return Draft(q, asked, decided, hits, answerer if decided.grounded else None)
+        return Draft(q, asked, answerer.answer(asked, k, retrieval_query=retrieval, sources=sources, abstain=abstain))
 
     def _retriever(self, name: str) -> Retriever:
         if name not in self.retrievers:

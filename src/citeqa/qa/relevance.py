@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from citeqa.embedding import Embedder
+from citeqa.files import write_atomic
 
 BANK = files("citeqa.qa").joinpath("data", "background.jsonl")
 CHIT_CHAT = "chitchat"
@@ -70,9 +70,6 @@ def _save(path: Path, vectors: np.ndarray) -> None:
     """Write atomically; a cache that cannot be written is only a cost (the vectors are computed again)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            np.save(f, vectors)
-        os.replace(tmp, path)
+        write_atomic(path, lambda f: np.save(f, vectors))
     except OSError:
         return

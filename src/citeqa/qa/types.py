@@ -77,16 +77,18 @@ class Answer:
             raise ValueError(f"grounded={self.grounded} contradicts outcome {self.outcome}")
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON contract: question, answer, grounded, citations (``Hit.to_dict``), outcome, confidence, resolved."""
+        """The JSON contract: question, answer, grounded, citations (``Hit.to_dict``), outcome, confidence, resolved.
+
+        ``confidence`` is always there (null where nothing was scored); ``resolved`` only for a follow-up.
+        """
         d: dict[str, Any] = {
             "question": self.question,
             "answer": self.answer,
             "grounded": self.grounded,
             "citations": [h.to_dict() for h in self.citations],
             "outcome": str(self.outcome),
+            "confidence": self.confidence,
         }
-        if self.confidence is not None:
-            d["confidence"] = self.confidence
         if self.resolved is not None:
             d["resolved"] = self.resolved
         return d

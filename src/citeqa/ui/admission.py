@@ -20,8 +20,14 @@ import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from citeqa.errors import Overloaded
+
+if TYPE_CHECKING:
+    from citeqa.qa.engine import Engine
+    from citeqa.qa.types import Answer, Hit
+    from citeqa.settings import Settings
 
 
 class Admission:
@@ -77,4 +83,38 @@ class Admission:
         self._running -= 1
 
 
-__all__ = ["Admission"]
+class GatedEngine:
+    """The engine as every entry point of the server calls it: through one ``Admission``.
+
+    The REST API, the chat and the chat's public API all hold one of these around the same gate, so
+    ``CITEQA_ENGINE_SLOTS`` bounds engine calls whichever door a question came in by. A generative
+    answer's wait on the LLM endpoint happens after the slot is given back (``Engine.prepare`` does
+    the CPU work, ``Draft.finish`` the network call): a slow endpoint cannot hold the slots that
+    searches and other questions need.
+    """
+
+    def __init__(self, engine: Engine, gate: Admission) -> None:
+        self.engine, self.gate = engine, gate
+
+    @property
+    def settings(self) -> Settings:
+        """The engine's settings (limits a question is checked against before it waits at the gate)."""
+        return self.engine.settings
+
+    async def ask(self, question: str, k: int | None = None, *, previous: str | None = None) -> Answer:
+        """``Engine.ask`` with its CPU work admitted by the gate; raises ``Overloaded`` when the line is full."""
+        from starlette.concurrency import run_in_threadpool
+
+        async with self.gate.admit():
+            draft = await run_in_threadpool(self.engine.prepare, question, k, previous=previous)
+        return await run_in_threadpool(draft.finish) if draft.waits_on_network else draft.finish()
+
+    async def search(self, query: str, k: int | None, retriever: str) -> list[Hit]:
+        """``Engine.search``, admitted by the gate."""
+        from starlette.concurrency import run_in_threadpool
+
+        async with self.gate.admit():
+            return await run_in_threadpool(self.engine.search, query, k, retriever)
+
+
+__all__ = ["Admission", "GatedEngine"]

@@ -1,9 +1,9 @@
 """The REST API: ``POST /api/ask``, ``GET /api/search``, ``GET /healthz``.
 
 Responses are exactly the library's JSON contract (``Answer.to_dict()``, ``Hit.to_dict()``); every
-refusal is a 4xx with ``{"error": "..."}``. Engine calls wait their turn at the admission gate on
-the event loop (``ui.admission``), then run in the thread pool, so the loop stays free for the
-chat's streams.
+refusal is a 4xx with ``{"error": "..."}``. Engine calls go through the server's one gate
+(``ui.admission.GatedEngine``): they wait their turn on the event loop, then run in the thread
+pool, so the loop stays free for the chat's streams.
 """
 
 from __future__ import annotations
@@ -15,16 +15,13 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from citeqa.errors import CiteqaError, InputError, Overloaded
 from citeqa.settings import MAX_TOP_K, RetrieverName
-from citeqa.ui.admission import Admission
-from citeqa.ui.config import DEFAULT_ENGINE_SLOTS, DEFAULT_QUEUE_SIZE
 
 if TYPE_CHECKING:
-    from citeqa.qa.engine import Engine
+    from citeqa.ui.admission import GatedEngine
 
 
 class AskRequest(BaseModel):
@@ -111,13 +108,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 OTHER_METHODS = ["HEAD", "GET", "PUT", "PATCH", "DELETE"]  # everything but POST, for /api/ask
 
 
-def build_router(engine: Engine, admission: Admission | None = None) -> APIRouter:
-    """Build the API routes over one shared, already loaded engine.
-
-    ``admission`` lets engine calls in a few at a time, in arrival order (``ui.admission``).
-    """
+def build_router(gated: GatedEngine) -> APIRouter:
+    """Build the API routes over the server's one loaded engine, behind its one gate."""
     router = APIRouter()
-    gate = admission or Admission(slots=DEFAULT_ENGINE_SLOTS, max_waiting=DEFAULT_QUEUE_SIZE)
+    engine = gated.engine
     max_chars = engine.settings.max_question_chars
 
     @router.post(
@@ -128,8 +122,7 @@ def build_router(engine: Engine, admission: Admission | None = None) -> APIRoute
         previous = (body.previous or "").strip()
         if len(previous) > max_chars:
             raise InputError(f"'previous' has {len(previous):,} characters; the limit is {max_chars:,}")
-        async with gate.admit():
-            answer = await run_in_threadpool(engine.ask, body.question, body.top_k, previous=previous or None)
+        answer = await gated.ask(body.question, body.top_k, previous=previous or None)
         return JSONResponse(answer.to_dict())
 
     @router.api_route("/api/ask", methods=OTHER_METHODS, include_in_schema=False)
@@ -144,8 +137,7 @@ def build_router(engine: Engine, admission: Admission | None = None) -> APIRoute
         retriever: Annotated[RetrieverName, Query(description="which retriever")] = RetrieverName.HYBRID,
     ) -> JSONResponse:
         """Retrieve the passages closest to a query, without composing an answer."""
-        async with gate.admit():
-            hits = await run_in_threadpool(engine.search, q, k, retriever)
+        hits = await gated.search(q, k, retriever)
         return JSONResponse({"query": q, "hits": [h.to_dict() for h in hits]})
 
     @router.api_route("/api/search", methods=["POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)

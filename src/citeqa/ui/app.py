@@ -43,13 +43,15 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
     from fastapi.staticfiles import StaticFiles
 
     from citeqa import __version__
-    from citeqa.ui.admission import Admission
+    from citeqa.ui.admission import Admission, GatedEngine
     from citeqa.ui.api import build_router, install_error_handlers
     from citeqa.ui.apidocs import build_docs_router
     from citeqa.ui.chatjs import CHAT_JS
     from citeqa.ui.document import build_document_router
     from citeqa.ui.firewall import ChatEvents
+    from citeqa.ui.gradio_state import install_lean_state
     from citeqa.ui.page import CSS, build_chat
+    from citeqa.ui.session import Sessions
     from citeqa.ui.widget import STATIC_GRADIO, build_embed_router
 
     settings = settings or ServeSettings()
@@ -58,18 +60,21 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
     app.state.engine = engine
     app.state.serve_settings = settings
     install_error_handlers(app)
-    admission = Admission(slots=settings.engine_slots, max_waiting=settings.queue_size)
-    app.include_router(build_router(engine, admission))
+    # One gate for every entry point: the REST API, the chat and the chat's public API.
+    gated = GatedEngine(engine, Admission(slots=settings.engine_slots, max_waiting=settings.queue_size))
+    app.include_router(build_router(gated))
     app.include_router(build_embed_router(settings))
     app.include_router(build_docs_router())
     app.include_router(build_document_router(engine))
     app.mount(STATIC_GRADIO, StaticFiles(directory=gradio_frontend_dir()), name="gradio-frontend")
     # api_open=False: /gradio_api/run answers only the page's load, the one event off the queue; all
     # others go through the queue and its cap.
-    chat = build_chat(engine, settings.root_path, admission).queue(max_size=settings.queue_size, api_open=False)
+    app.state.sessions = Sessions()  # the chat's conversations
+    chat = build_chat(gated, settings.root_path, app.state.sessions).queue(max_size=settings.queue_size,
+                                                                          api_open=False)
     app.state.chat = chat
     add_middlewares(app, settings, ChatEvents.of(chat))
-    return gr.mount_gradio_app(
+    gr.mount_gradio_app(
         app,
         chat,
         path="/",
@@ -87,6 +92,8 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
         show_error=True,
         max_file_size=settings.max_body_bytes,  # uploads are refused anyway (ui.firewall)
     )
+    install_lean_state(app, chat)  # per-client memory bounded in count and size
+    return app
 
 
 def add_middlewares(app: FastAPI, settings: ServeSettings, events: ChatEvents) -> None:

@@ -5,8 +5,9 @@ Markdown and LaTeX off and its sanitizer on, so document and question text is ne
 conversation lives on the server (``ui.session``); the browser keeps only its id, so a reload finds it.
 
 A question takes two steps of one event (``ui.page``): ``submit`` (instant) checks it and shows it
-with a pending bubble; ``answer`` answers whatever is pending, in order. A second question sent before
-the first is answered therefore waits its turn instead of replacing it.
+with a pending bubble; ``answer`` answers whatever is pending, in order, each question through the
+server's one engine gate (``ui.admission.GatedEngine``). A second question sent before the first is
+answered therefore waits its turn instead of replacing it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from citeqa.ui import render
 from citeqa.ui.session import Conversation, Sessions
 
 if TYPE_CHECKING:
-    from citeqa.qa.engine import Engine
+    from citeqa.ui.admission import GatedEngine
 
 Message = dict[str, Any]
 Rendered = tuple[list[Message], str]  # chat messages, sources panel
@@ -30,7 +31,7 @@ Rendered = tuple[list[Message], str]  # chat messages, sources panel
 class Chat:
     """The chat's behaviour, apart from Gradio: what each event does to a conversation."""
 
-    engine: Engine
+    engine: GatedEngine
     root: str = ""  # the app's root path: source cards link to ``{root}/doc``
     sessions: Sessions = field(default_factory=Sessions)
 
@@ -40,36 +41,32 @@ class Chat:
         ``tab`` (Gradio's session hash of the page) keeps every event of one page on one conversation.
         """
         cid = self.sessions.resolve(tab, saved)
-        return (*self.render(self.sessions.get(cid)), cid)
+        return (*self.render(self.sessions.find(cid)), cid)
 
     def submit(self, question: object, saved: object, tab: str | None = None) -> tuple[Any, ...]:
         """Check a question and queue it → (box, messages, panel, status, id); a refusal keeps the box."""
         cid = self.sessions.resolve(tab, saved)
-        conv = self.sessions.get(cid)
         try:
             text = clean_query(question, self.engine.settings.max_question_chars)
         except CiteqaError as exc:
             kept = question if isinstance(question, str) else ""
-            return (kept, *self.render(conv), status_html(explain(exc)), cid)
+            return (kept, *self.render(self.sessions.find(cid)), status_html(explain(exc)), cid)
+        conv = self.sessions.get(cid)
         conv.add(text)
         return ("", *self.render(conv), status_html(""), cid)
 
-    def answer(self, saved: object, tab: str | None = None) -> Rendered:
+    async def answer(self, saved: object, tab: str | None = None) -> Rendered:
         """Answer the conversation's waiting questions, in order, each against the ones before.
 
-        Rendered under the conversation's lock, so answers to one conversation leave in the order made.
+        One answerer per conversation at a time, so its answers leave in the order made. A question
+        the full server cannot take says so in its place (``Overloaded``), as does any other refusal.
         """
-        conv = self.sessions.get(self.sessions.resolve(tab, saved))
-        with conv.lock:
-            conv.answer_pending(lambda q, previous: self.engine.ask(q, previous=previous))
-            return self.render(conv)
-
-    def fail_pending(self, saved: object, exc: CiteqaError, tab: str | None = None) -> Rendered:
-        """The questions still waiting could not be taken (the server is full): say so in their place."""
-        conv = self.sessions.get(self.sessions.resolve(tab, saved))
-        with conv.lock:
-            for turn in conv.turns:
-                if turn.pending:
+        conv = self.sessions.find(self.sessions.resolve(tab, saved))
+        async with conv.answering:
+            while (turn := conv.next_pending()) is not None:
+                try:
+                    conv.record(turn, await self.engine.ask(turn.question, previous=conv.anchor or None))
+                except CiteqaError as exc:
                     turn.error = exc
             return self.render(conv)
 
@@ -77,7 +74,7 @@ class Chat:
         """The "new conversation" button → (messages, panel, status, new id)."""
         self.sessions.drop(self.sessions.resolve(tab, saved))
         cid = self.sessions.rebind(tab)
-        return (*self.render(self.sessions.get(cid)), "", cid)
+        return (*self.render(self.sessions.find(cid)), "", cid)
 
     def render(self, conv: Conversation) -> Rendered:
         """The chat messages and the sources panel, from the server's conversation only."""

@@ -67,15 +67,21 @@ class ChatEvents:
     def refusal(self, path: str, body: bytes) -> tuple[int, str] | None:
         """Why a call to ``path`` with ``body`` is refused, or None to let Gradio judge it."""
         named = _CALL_BY_NAME.match(path)
-        if named:
-            name = named.group(1)
-            return None if name in self.public else (404, f"no such chat API: {name}")
+        if named and named.group(1) not in self.public:
+            return 404, f"no such chat API: {named.group(1)}"
         try:
             data: Any = json.loads(body)
+        except RecursionError:  # Gradio would fail on it with a 500 and a traceback
+            return 400, "the request body is not valid JSON: it is nested too deeply"
         except ValueError:
             return None  # Gradio's own 422 says what is wrong with the JSON
-        if not isinstance(data, dict) or ("fn_index" not in data and "queue/join" in path):
-            return None  # its 422 / "No function index provided."
+        if not isinstance(data, dict):
+            return None  # its 422
+        refused = inputs_refusal(data)
+        if refused or named:
+            return refused
+        if "fn_index" not in data and "queue/join" in path:
+            return None  # its "No function index provided."
         index = data.get("fn_index")
         if isinstance(index, str) and index.isascii() and index.isdigit():
             index = int(index)  # Gradio's model coerces it so
@@ -86,6 +92,43 @@ class ChatEvents:
             # Gradio would fail inside the event with a Python error as its message, and a traceback.
             return 400, "a select event needs event_data with the selected item's index and value"
         return None
+
+
+def inputs_refusal(call: dict[str, Any]) -> tuple[int, str] | None:
+    """Why a call's inputs are refused: the chat's inputs are text, and nothing else reaches Gradio.
+
+    Gradio pre-processes any input shaped as a file (``{"path": …, "meta": {"_type": "gradio.FileData"}}``,
+    at any depth) before an event runs: it hashes and copies the named server file on the event loop,
+    so ``/dev/zero`` or a FIFO froze the whole server and a regular file was copied into its cache.
+    Text-only inputs close that at the root, whatever shape a file takes in a later Gradio.
+    """
+    values = call.get("data")
+    if values is not None and not (isinstance(values, list) and all(v is None or isinstance(v, str) for v in values)):
+        return 422, 'the chat takes text only: "data" must be a list of strings'
+    if _holds_object_with(call.get("event_data"), _FILE_KEYS):
+        return 422, "event_data must not hold a file object"
+    session = call.get("session_hash")
+    if session is not None and not (isinstance(session, str) and _SESSION_HASH.fullmatch(session)):
+        return 422, "session_hash must be 1 to 64 letters, digits, '-' or '_'"
+    return None
+
+
+_FILE_KEYS = frozenset({"path", "url", "meta"})
+_SESSION_HASH = re.compile(r"[\w-]{1,64}", re.ASCII)  # Gradio's client makes ~11 base-36 characters
+
+
+def _holds_object_with(value: object, keys: frozenset[str]) -> bool:
+    """Whether a JSON value holds, at any depth, an object with one of ``keys`` (iterative: no recursion)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if keys & item.keys():
+                return True
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 class GradioRoutesMiddleware:

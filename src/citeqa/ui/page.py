@@ -15,11 +15,12 @@ import gradio as gr  # this module is the Gradio page: imported only when the ap
 
 from citeqa.corpus.loader import BUNDLED_NAME
 from citeqa.corpus.outline import topic
-from citeqa.ui.admission import Admission
-from citeqa.ui.chat import Chat
-from citeqa.ui.config import DEFAULT_ENGINE_SLOTS, DEFAULT_QUEUE_SIZE
+from citeqa.errors import CiteqaError
+from citeqa.ui.admission import GatedEngine
+from citeqa.ui.chat import Chat, explain
 from citeqa.ui.render import CSS as RENDER_CSS
 from citeqa.ui.render import sources_html
+from citeqa.ui.session import Sessions
 
 if TYPE_CHECKING:
     from citeqa.qa.engine import Engine
@@ -69,15 +70,15 @@ def example_questions(engine: Engine) -> list[str]:
     return [f"{t}有哪些重點？" for t in (sections or titles)[:3]]
 
 
-def build_chat(engine: Engine, root: str = "", admission: Admission | None = None) -> gr.Blocks:
-    """Build the chat page around one engine; ``root`` is the app's root path (for document links).
+def build_chat(gated: GatedEngine, root: str = "", sessions: Sessions | None = None) -> gr.Blocks:
+    """Build the chat page around the server's gated engine; ``root`` is the app's root path (document links).
 
-    ``admission`` is the gate engine calls wait at (shared with the REST API); a new one by default.
-
+    Every engine call waits at ``gated``'s gate, the one the REST API uses too; ``sessions`` holds
+    the conversations (a new store by default).
     Mount it with ``js=chatjs.CHAT_JS`` (Gradio 6 takes a page script at mount, not here).
     """
-    chat = Chat(engine, root)
-    gate = admission or Admission(slots=DEFAULT_ENGINE_SLOTS, max_waiting=DEFAULT_QUEUE_SIZE)
+    chat = Chat(gated, root, sessions or Sessions())
+    engine = gated.engine
     with gr.Blocks(title="citeqa 文件問答", analytics_enabled=False) as demo:
         gr.HTML(header_html(engine, root), js_on_load=None)
         saved = gr.BrowserState("", storage_key=STORAGE_KEY)
@@ -111,22 +112,19 @@ def build_chat(engine: Engine, root: str = "", admission: Admission | None = Non
                 sync = gr.Button("更新對話", size="sm", elem_id="citeqa-sync")  # hidden: chatjs clicks it
             with gr.Column(scale=2, elem_id="citeqa-side"):
                 sources = gr.HTML(sources_html([]), elem_id="citeqa-sources", js_on_load=None)
-        _wire(chat, gate, demo, saved, chatbot, box, send, status, (restart, sync), sources)
+        _wire(chat, demo, saved, chatbot, box, send, status, (restart, sync), sources)
     return demo
 
 
-def _wire(chat: Chat, gate: Admission, demo: gr.Blocks, saved: Any, chatbot: Any, box: Any, send: Any,
+def _wire(chat: Chat, demo: gr.Blocks, saved: Any, chatbot: Any, box: Any, send: Any,
           status: Any, buttons: tuple[Any, Any], sources: Any) -> None:
     """The events. The chat history is an output only: the client cannot hand it in (``ui.session``).
 
     A question is one event that shows it at once, then its answer: two chained events raced
     Gradio's stream handling (the server closes a page's stream when its last event ends; an event
     joined by ``.then`` in that moment never heard its result, so a question sent during another's
-    answer was lost). Engine calls wait at the admission gate the REST API uses (``ui.admission``).
+    answer was lost). Engine calls wait at the gate the REST API uses (``ui.admission.GatedEngine``).
     """
-    from starlette.concurrency import run_in_threadpool
-
-    from citeqa.errors import Overloaded
 
     # Gradio hands each event the page's session hash (``gr.Request``): one page, one conversation.
     async def on_submit(question: object, stored: object, request: gr.Request) -> AsyncIterator[tuple[Any, ...]]:
@@ -135,11 +133,7 @@ def _wire(chat: Chat, gate: Admission, demo: gr.Blocks, saved: Any, chatbot: Any
         yield shown
         if shown[3]:  # refused (status line set): nothing was queued
             return
-        try:
-            async with gate.admit():
-                rendered = await run_in_threadpool(chat.answer, shown[4], tab)
-        except Overloaded as exc:
-            rendered = await run_in_threadpool(chat.fail_pending, shown[4], exc, tab)
+        rendered = await chat.answer(shown[4], tab)
         yield (gr.skip(), *rendered, gr.skip(), gr.skip())  # the box: whatever the user has typed since
 
     async def on_example(event: gr.SelectData, stored: object, request: gr.Request) -> AsyncIterator[tuple[Any, ...]]:
@@ -168,11 +162,15 @@ def _wire(chat: Chat, gate: Admission, demo: gr.Blocks, saved: Any, chatbot: Any
     demo.load(restore, inputs=[saved], outputs=[chatbot, sources, saved], queue=False, **quick)
     sync.click(restore, inputs=[saved], outputs=[chatbot, sources, saved], **quick)  # chatjs: a missed reply
 
-    def ask_api(question: str) -> dict[str, Any]:
+    async def ask_api(question: str) -> dict[str, Any]:
         """Answer one question (no conversation): the same object as POST /api/ask."""
-        return chat.engine.ask(question).to_dict()
+        try:
+            return (await chat.engine.ask(question)).to_dict()
+        except CiteqaError as exc:  # said as the chat says it, without a traceback in the log
+            raise gr.Error(explain(exc), print_exception=False) from None
 
-    gr.api(ask_api, api_name="ask", concurrency_limit=DEFAULT_ENGINE_SLOTS)
+    # Unlimited in Gradio's queue, like the chat's events: the engine gate is the one bound.
+    gr.api(ask_api, api_name="ask", concurrency_limit=None)
 
 
 def _tab(request: gr.Request | None) -> str | None:

@@ -7,8 +7,6 @@ Questions of concurrent requests are encoded together: the engine's model is wra
 from __future__ import annotations
 
 import errno
-import logging
-import re
 import socket
 import sys
 from pathlib import Path
@@ -30,6 +28,7 @@ def serve(settings: Settings, web: ServeSettings, *, index_dir: Path | None = No
     from citeqa.index.update import embedder_for
     from citeqa.qa.engine import Engine
     from citeqa.ui.app import create_app
+    from citeqa.ui.redact import redact_secrets_in_logs
 
     sock = bind(web.host, web.port)
     batcher: BatchingEmbedder | None = None
@@ -45,7 +44,7 @@ def serve(settings: Settings, web: ServeSettings, *, index_dir: Path | None = No
             proxy_headers=False,  # forwarded headers are judged by ui.hosts against CITEQA_TRUSTED_PROXIES
             timeout_graceful_shutdown=3,  # the chat keeps event streams open; do not wait for them forever
         )
-        redact_tokens_in_logs()  # after Config, which (re)configures uvicorn's loggers
+        redact_secrets_in_logs()  # after Config, which (re)configures uvicorn's loggers
         shown = "localhost" if web.host in ("0.0.0.0", "::") else web.host
         print(
             f"citeqa: serving {engine.index.passage_count} passages on "
@@ -81,25 +80,3 @@ def bind(host: str, port: int) -> socket.socket:
         raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}{hint}") from exc
     sock.set_inheritable(True)
     return sock
-
-
-_TOKEN_IN_URL = re.compile(r"([?&]token=)[^&\s\"]*", re.IGNORECASE)
-
-
-class _RedactTokens(logging.Filter):
-    """Replace the value of ``token=`` in access-log lines: links with ``?token=`` are logged too."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(_TOKEN_IN_URL.sub(r"\1[redacted]", a) if isinstance(a, str) else a for a in record.args)
-        if isinstance(record.msg, str):
-            record.msg = _TOKEN_IN_URL.sub(r"\1[redacted]", record.msg)
-        return True
-
-
-def redact_tokens_in_logs() -> None:
-    """Attach the redaction to uvicorn's loggers (the access log holds every request's query string)."""
-    for name in ("uvicorn.access", "uvicorn.error", "uvicorn"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, _RedactTokens) for f in logger.filters):
-            logger.addFilter(_RedactTokens())

@@ -4,16 +4,19 @@ The client never hands the history back: it sends a question and an opaque conve
 the browser's storage, so a reload finds its conversation), so no message it makes up (a "file"
 naming a server path) is ever echoed, copied or served. Questions sent while one is being answered
 wait in the conversation and are answered in order, each against the one before (follow-ups).
-Conversations live in memory: a server restart starts everyone afresh.
+Conversations live in memory: a server restart starts everyone afresh. A conversation is created
+only when a question is asked, under an id the server issued: a page load, a reload or an id the
+server never handed out creates nothing, so a client cycling through new ids or session hashes costs
+no memory and evicts nobody's conversation.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from citeqa.errors import CiteqaError
@@ -46,7 +49,8 @@ class Conversation:
 
     turns: list[Turn] = field(default_factory=list)
     anchor: str = ""
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # One answerer per conversation at a time, so its answers are made and shown in the order asked.
+    answering: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
     asked: int = 0  # questions ever added: turn numbers stay stable when old turns are dropped
 
     def add(self, question: str) -> None:
@@ -55,22 +59,16 @@ class Conversation:
         self.turns.append(Turn(self.asked, question))
         del self.turns[:-MAX_TURNS]
 
-    def answer_pending(self, ask: Callable[[str, str | None], Answer]) -> None:
-        """Answer every waiting question in order, each with the anchor the ones before it left.
+    def next_pending(self) -> Turn | None:
+        """The oldest question still waiting for its answer."""
+        return next((t for t in self.turns if t.pending), None)
 
-        The caller holds ``lock`` (one answerer per conversation at a time).
-        """
-        for turn in list(self.turns):
-            if not turn.pending:
-                continue
-            try:
-                turn.answer = ask(turn.question, self.anchor or None)
-            except CiteqaError as exc:
-                turn.error = exc
-                continue
-            follows = bool(self.anchor) and follow_up_query(turn.answer.question, self.anchor) is not None
-            if not follows and turn.answer.outcome != Outcome.CONVERSATION:  # "謝謝" is no topic
-                self.anchor = turn.answer.question
+    def record(self, turn: Turn, answer: Answer) -> None:
+        """Keep a turn's answer; a question that stood on its own becomes the anchor of follow-ups."""
+        turn.answer = answer
+        follows = bool(self.anchor) and follow_up_query(answer.question, self.anchor) is not None
+        if not follows and answer.outcome != Outcome.CONVERSATION:  # "謝謝" is no topic
+            self.anchor = answer.question
 
     def answered(self) -> list[tuple[int, Answer]]:
         """(turn number, answer) of every answered turn, in the order asked."""
@@ -93,11 +91,16 @@ class Sessions:
         self.limit = limit
 
     def resolve(self, tab: str | None, saved: object) -> str:
-        """The conversation id for an event: the tab's bound one, else the stored one, else a new one."""
+        """The conversation id for an event: the tab's bound one, else the stored one, else a new one.
+
+        A stored id is taken back only while its conversation exists: an id the server never issued
+        (or has dropped) gets a new one instead of a conversation under the client's choice of name.
+        """
         with self._lock:
             key = _tab_key(tab)
             cid = self._tabs.pop(key, None) if key else None
-            cid = cid or stored_id(saved) or new_id()
+            stored = stored_id(saved)
+            cid = cid or (stored if stored in self._items else None) or new_id()
             if key:
                 self._bind(key, cid)
             return cid
@@ -117,13 +120,24 @@ class Sessions:
             self._tabs.popitem(last=False)
 
     def get(self, session: str) -> Conversation:
-        """The session's conversation, new if it has none."""
+        """The session's conversation, new if it has none (a question is being asked)."""
         with self._lock:
             conv = self._items.pop(session, None) or Conversation()
             self._items[session] = conv
             while len(self._items) > self.limit:
                 self._items.popitem(last=False)
             return conv
+
+    def find(self, session: str) -> Conversation:
+        """The session's conversation to show, or an empty one that is not kept."""
+        with self._lock:
+            conv = self._items.get(session)
+            if conv is not None:
+                self._items.move_to_end(session)
+            return conv or Conversation()
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def drop(self, session: str) -> None:
         """Forget a conversation (the user started a new one)."""

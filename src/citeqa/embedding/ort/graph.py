@@ -20,7 +20,6 @@ a file.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from citeqa.errors import ModelError
+from citeqa.files import write_atomic
 
 # The version is in the name: a graph written by another layout of this module is never read.
 GRAPH_NAME = "citeqa_query_encoder.v1.onnx"
@@ -66,25 +66,12 @@ def ensure_file(folder: Path, name: str, build: Callable[[Path], bytes]) -> Path
             if path.is_file():  # another process wrote it while we waited
                 return path
             data = build(folder)
-            _write(path, data)
+            write_atomic(path, data)
     except Timeout as exc:
         raise ModelError(f"timed out waiting for another process writing {path}") from exc
     except OSError:
         return build(folder)
     return path
-
-
-def _write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def build_graph(folder: Path) -> bytes:

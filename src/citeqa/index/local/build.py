@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 
 from citeqa.corpus import CorpusSettings, LoadedCorpus
-from citeqa.corpus.outline import outline_of
 from citeqa.embedding import Embedder
 from citeqa.errors import IndexStateError
 from citeqa.files import log_to_stderr
@@ -26,7 +25,7 @@ from citeqa.index.local.dense import build_dense
 from citeqa.index.local.directory import DirState, inspect, writer
 from citeqa.index.local.index import LocalIndex
 from citeqa.index.local.store import IndexData, read_generation, write_generation
-from citeqa.index.manifest import FORMAT_VERSION, model_mismatch, model_record, source_record
+from citeqa.index.manifest import header, model_mismatch, source_record
 from citeqa.index.plan import UpdatePlan, plan_update
 from citeqa.index.request import BuildRequest
 from citeqa.settings import IndexKind
@@ -65,20 +64,14 @@ def build_index(
         tokens = tuple(tuple(tokenizer(p.embed_text)) for p in corpus.passages)
         dense = build_dense(vectors.passages, kind)
         manifest = {
-            "format_version": FORMAT_VERSION,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "model": model_record(embedder),
+            **header(embedder, corpus_settings.fingerprint(), request or BuildRequest(), corpus.passages),
             "index_kind": str(kind),
-            "corpus": corpus_settings.fingerprint(),
             "sources": {
                 src: source_record(corpus.paths.get(src), digest, rows=[r.start, r.stop])
                 for src, digest in corpus.sha256.items()
                 for r in [vectors.rows[src]]
             },
-            **_asked(request or BuildRequest()),
             "user_words": list(tokenizer.user_words),
-            "outline": outline_of(corpus.passages),  # what the documents cover, for the chat's replies
-            "passages": len(corpus.passages),
             "embedded": {"passages": vectors.embedded, "files": len(vectors.plan.embed)},
             "timings_s": {"embed": round(t1 - t0, 3), "total": round(time.perf_counter() - t0, 3)},
         }
@@ -92,14 +85,6 @@ def build_index(
     return LocalIndex(
         index_dir, manifest, corpus.passages, dense, bm25, tokenizer, vectors.sentences, vectors.sentence_vectors
     )
-
-
-def _asked(request: BuildRequest) -> dict[str, Any]:
-    return {
-        "roots": [str(p.resolve()) for p in request.paths] or None,
-        "include": list(request.include),
-        "exclude": list(request.exclude),
-    }
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Layout of ``DIR``::
 
-    DIR/CURRENT            name of the live generation (replaced atomically with os.replace)
+    DIR/CURRENT            name of the live generation (replaced atomically: files.write_atomic)
     DIR/gen-…/manifest.json, passages.jsonl, vectors.npy, dense.faiss, tokens.jsonl,
               sentences.npy, sentence_vectors.npy
     DIR/.lock              held for a whole build, so two builds never interleave (index.directory)
@@ -31,10 +31,10 @@ import numpy as np
 
 from citeqa.corpus import Passage
 from citeqa.errors import IndexStateError
-from citeqa.files import fsync_dir, sha256_file, write_atomic
+from citeqa.files import replace_dir, sha256_file, write_atomic
 from citeqa.index.local.directory import DirState, inspect, rebuild_hint, remove_stale
+from citeqa.index.manifest import check_format
 
-FORMAT_VERSION = 1
 _FILES = ("passages.jsonl", "vectors.npy", "dense.faiss", "tokens.jsonl", "sentences.npy", "sentence_vectors.npy")
 
 
@@ -64,8 +64,7 @@ def write_generation(index_dir: Path, data: IndexData, log: Callable[[str], None
     try:
         tmp.mkdir()
         _write_files(tmp, data)
-        fsync_dir(tmp)
-        os.replace(tmp, gen)
+        replace_dir(tmp, gen)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(gen, ignore_errors=True)
@@ -77,7 +76,6 @@ def write_generation(index_dir: Path, data: IndexData, log: Callable[[str], None
     _verify(gen)  # before CURRENT points at it, so a bad write never goes live
     try:
         write_atomic(index_dir / "CURRENT", gen.name + "\n")
-        fsync_dir(index_dir)
     except OSError as exc:
         shutil.rmtree(gen, ignore_errors=True)
         raise IndexStateError(
@@ -132,11 +130,7 @@ def read_generation(index_dir: Path) -> IndexData:
         raise IndexStateError(
             f"index at {index_dir} has a missing or damaged manifest; {rebuild_hint(index_dir)}"
         ) from exc
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexStateError(
-            f"index at {index_dir} has format {manifest.get('format_version')}, this citeqa reads {FORMAT_VERSION}; "
-            f"{rebuild_hint(index_dir)}"
-        )
+    check_format(manifest, where=f"at {index_dir}", hint=rebuild_hint(index_dir))  # before reading its files
     for name, digest in manifest.get("files", {}).items():
         path = gen / name
         if not path.is_file() or sha256_file(path) != digest:

@@ -31,7 +31,6 @@ from citeqa.text import STOPWORDS
 if TYPE_CHECKING:
     from citeqa.settings import Settings
 
-FORMAT_VERSION = 1
 PASSAGE_FIELDS = ["id", "source", "section", "label", "text", "start", "end", "page"]
 # Punctuation is a token to Milvus's jieba analyzer; the local tokenizer drops it, so drop it here too.
 _PUNCT = list("，。、；：？！「」『』（）《》〈〉…—·-,.;:?!()[]\"' ")

@@ -16,12 +16,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from citeqa.corpus import CorpusSettings, LoadedCorpus, Passage
-from citeqa.corpus.outline import outline_of
 from citeqa.embedding import Embedder
 from citeqa.errors import IndexStateError, InputError
 from citeqa.files import log_to_stderr
 from citeqa.index.local.bm25 import BM25
-from citeqa.index.manifest import FORMAT_VERSION, check_compatible, model_record, source_record
+from citeqa.index.manifest import check_compatible, header, source_record
 from citeqa.index.milvus.client import MilvusSettings, connect, in_list, read_manifest, read_sources
 from citeqa.index.milvus.index import MilvusIndex
 from citeqa.index.milvus.schema import MAX_KEY, MAX_TEXT_BYTES, create_collections
@@ -229,16 +228,8 @@ def _write_terms_and_manifest(
     for i in range(0, len(rows), 2000):
         client.upsert(meta, rows[i : i + 2000])
     manifest = {
-        "format_version": FORMAT_VERSION,
+        **header(embedder, fingerprint, request, corpus.passages),
         "backend": "milvus",
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "model": model_record(embedder),
-        "corpus": fingerprint,
-        "roots": [str(p.resolve()) for p in request.paths] or None,
-        "include": list(request.include),
-        "exclude": list(request.exclude),
-        "passages": len(corpus.passages),
-        "outline": outline_of(corpus.passages),  # what the documents cover, for the chat's replies
         "terms_gen": gen,
         # Sentence rows are fetched by key (id|0 … id|max-1), see MilvusIndex.sentences_for.
         "max_sentences": max((len(sentence_spans(p.text)) for p in corpus.passages), default=0),
