@@ -22,6 +22,8 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
+import anyio
+
 from citeqa.errors import Overloaded
 
 if TYPE_CHECKING:
@@ -83,6 +85,11 @@ class Admission:
         self._running -= 1
 
 
+# Threads that may wait on the LLM endpoint at once. Its own limit, apart from the thread pool (40) that
+# runs engine calls and sync routes: slow replies then never take the threads a search needs.
+NETWORK_WAITS = 16
+
+
 class GatedEngine:
     """The engine as every entry point of the server calls it: through one ``Admission``.
 
@@ -93,8 +100,10 @@ class GatedEngine:
     searches and other questions need.
     """
 
-    def __init__(self, engine: Engine, gate: Admission) -> None:
+    def __init__(self, engine: Engine, gate: Admission, network_waits: int = NETWORK_WAITS) -> None:
         self.engine, self.gate = engine, gate
+        self.network_waits = network_waits
+        self._waits: anyio.CapacityLimiter | None = None  # made on the server's loop, at first use
 
     @property
     def settings(self) -> Settings:
@@ -107,7 +116,10 @@ class GatedEngine:
 
         async with self.gate.admit():
             draft = await run_in_threadpool(self.engine.prepare, question, k, previous=previous)
-        return await run_in_threadpool(draft.finish) if draft.waits_on_network else draft.finish()
+        if not draft.waits_on_network:
+            return draft.finish()
+        self._waits = self._waits or anyio.CapacityLimiter(self.network_waits)
+        return await anyio.to_thread.run_sync(draft.finish, limiter=self._waits)
 
     async def search(self, query: str, k: int | None, retriever: str) -> list[Hit]:
         """``Engine.search``, admitted by the gate."""
