@@ -248,13 +248,21 @@ def assert_markers_verified(a: Answer) -> None:
     A marker stands before the sentence's closing mark ("……19 次[1]。"), and two sentences of one
     paragraph share its marker, so each piece is checked inside its citation's quoted span.
     """
+    from citeqa.qa.types import Outcome
+    from citeqa.qa.verdict import UNCERTAIN_NOTE
+
     markers = [int(m) for m in MARKER.findall(a.answer)]
-    if not a.grounded:
+    if a.outcome not in (Outcome.ANSWERED, Outcome.UNCERTAIN):
         assert markers == [], a.answer
         return
+    quoted = a.answer
+    if a.outcome == Outcome.UNCERTAIN:  # the quote comes after a note saying it may not answer the question
+        note = next((n for n in UNCERTAIN_NOTE.values() if quoted.startswith(n)), None)
+        assert note is not None and not a.grounded, a.answer
+        quoted = quoted[len(note):]
     assert sorted(set(markers)) == list(range(1, len(a.citations) + 1)), (a.answer, len(a.citations))
     assert markers == sorted(markers), a.answer  # first cited first
-    pieces = MARKER.split(a.answer)  # text, number, text, number, …, tail
+    pieces = MARKER.split(quoted)  # text, number, text, number, …, tail
     for piece, n in zip(pieces[0::2], pieces[1::2], strict=False):
         cite = a.citations[int(n) - 1]
         text = cite.passage.text

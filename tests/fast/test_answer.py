@@ -11,13 +11,15 @@ import pytest
 
 from citeqa.eval.dataset import load_eval_set
 from citeqa.qa.extractive import ExtractiveAnswerer
-from citeqa.qa.grounding import AbstainSettings, Evidence, decide, grounding_score
+from citeqa.qa.grounding import AbstainSettings, Evidence, grounding_score, outcome
 from citeqa.qa.slots import numbers_found, question_type
+from citeqa.qa.types import Outcome
 from support import assert_markers_verified
 
 
 def _always_answering(engine):
-    st = dataclasses.replace(engine.answerer.settings, abstain=AbstainSettings(threshold=float("-inf")))
+    always = AbstainSettings(threshold=float("-inf"), answer_threshold=float("-inf"))
+    st = dataclasses.replace(engine.answerer.settings, abstain=always)
     return ExtractiveAnswerer(engine.index, engine.embedder, engine.retrievers["hybrid"], st)
 
 
@@ -133,7 +135,8 @@ def test_grounding_score_combines_signals():
     assert grounding_score(Evidence(0.9, 1.0, 1.0), s) == pytest.approx(0.8)  # no sentence has the type
     assert grounding_score(Evidence(0.9, 1.0, 0.04), s) == pytest.approx(1.0)  # within the slot slack
     assert grounding_score(Evidence(0.9, 1.0, 0.3), s) == pytest.approx(0.8)  # typed, but off the subject
-    assert decide(Evidence(0.8, 1.0, 0.0), s) and not decide(Evidence(0.9, 1.0, 1.0), s)
+    assert outcome(Evidence(0.8, 1.0, 0.0), s) is Outcome.ANSWERED
+    assert outcome(Evidence(0.9, 1.0, 1.0), s) is not Outcome.ANSWERED
     assert grounding_score(Evidence(0.9, 1.0, 0.0, numbers_quoted=False), s) == pytest.approx(0.8)
     assert grounding_score(Evidence(0.9, 1.0, 1.0, numbers_quoted=False), s) == pytest.approx(0.8)  # one penalty
 

@@ -105,7 +105,8 @@ def engine(fake_engine, double_url) -> Engine:
     settings = fake_engine.settings.with_(
         llm_base_url=double_url, llm_model="double", llm_api_key="sekret", llm_timeout=1.0
     )
-    always = dataclasses.replace(fake_engine.answerer.settings, abstain=AbstainSettings(threshold=float("-inf")))
+    anything = AbstainSettings(threshold=float("-inf"), answer_threshold=float("-inf"))
+    always = dataclasses.replace(fake_engine.answerer.settings, abstain=anything)
     eng = Engine.assemble(settings, fake_engine.embedder, fake_engine.index)
     SCRIPT.clear()
     answerer = type(eng.answerer)(eng.index, eng.embedder, eng.retrievers["hybrid"], always)

@@ -63,7 +63,7 @@ def test_messages_with_nothing_to_search_get_a_request_for_a_question(fake_engin
 
 
 def test_a_question_keeps_getting_answers(fake_engine):
-    always = AbstainSettings(threshold=-math.inf, conversation_margin=math.inf)
+    always = AbstainSettings(threshold=-math.inf, answer_threshold=-math.inf, conversation_margin=math.inf)
     a = fake_engine.ask("駐孟買辦事處何時揭牌？", abstain=always)
     assert a.outcome == Outcome.ANSWERED and a.grounded and a.citations and 0.0 <= a.confidence <= 1.0
     d = a.to_dict()

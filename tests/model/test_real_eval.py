@@ -12,19 +12,25 @@ from citeqa.eval.run import RetrieverReport
 
 # The CI gate, on the test split's single questions (never tuned on); its follow-up pairs have their
 # own gate (tests/model/test_real_followups.py). Floors and ceilings set from measurement, a few
-# questions below it (measured on the 446-question test split: R@5 0.979, MRR 0.894, accuracy 0.919,
-# near misses declined 0.623, off-topic declined 0.839, conversation turns recognised 1.0, answerable
-# wrongly declined 0.024); README, "Measured".
+# questions below it (measured on the 640-question test split, December 2026: R@5 0.984, MRR 0.901,
+# answered and right 0.847, shown and right 0.925, answerable wrongly declined 0.036, confidently
+# wrong 0.272, off-topic declined 0.796, conversation turns recognised 1.0); README, "Measured".
 GATE = {
-    "R@5": 0.95, "MRR@10": 0.86, "answer_accuracy": 0.90, "abstain_recall": 0.58, "offtopic_declined": 0.80,
+    "R@5": 0.96, "MRR@10": 0.88, "answered_right": 0.83, "shown_right": 0.91, "offtopic_declined": 0.77,
     "conversation_recognised": 0.94,
 }
-# A ceiling on wrong abstentions, so that abstaining more cannot buy the floors.
-CEILING = {"false_abstain_rate": 0.045}
-# The third blind batch, kept out of calibration entirely (measured: off-topic 1.0, conversation 1.0,
-# answerable wrongly declined 0.0, accuracy 0.958).
-HELD_OUT_GATE = {"offtopic_declined": 0.9, "conversation_recognised": 0.85, "answer_accuracy": 0.87}
-HELD_OUT_CEILING = {"false_abstain_rate": 0.09}
+# Ceilings, so that answering more cannot buy the floors, nor declining more.
+CEILING = {"wrongly_declined": 0.05, "confidently_wrong": 0.30}
+# The blind batches kept out of calibration entirely. heldout-w4 measured: off-topic 1.0, conversation
+# 1.0, answered and right 0.833, shown and right 0.917, wrongly declined 0.042, confidently wrong 0.103.
+HELD_OUT_GATE = {"offtopic_declined": 0.9, "conversation_recognised": 0.85, "answered_right": 0.79,
+                 "shown_right": 0.87}
+HELD_OUT_CEILING = {"wrongly_declined": 0.09, "confidently_wrong": 0.16}
+# heldout-w8 (near misses that name a different value of the same kind, domain-near general knowledge)
+# measured: answered and right 0.914, shown and right 0.971, wrongly declined 0.014, confidently wrong
+# 0.427 — the figure this release cannot bring down (README, "Measured"); the ceiling keeps it from growing.
+W8_GATE = {"answered_right": 0.88, "shown_right": 0.94}
+W8_CEILING = {"wrongly_declined": 0.04, "confidently_wrong": 0.47}
 
 
 def _failures(m, floors, ceilings):
@@ -35,14 +41,15 @@ def _failures(m, floors, ceilings):
 def test_quality_gate_on_test_split(real_test_split_eval):
     single = [r for r in real_test_split_eval["hybrid"].results if r.kind != "followup"]
     m = RetrieverReport("hybrid", single).metrics()
-    assert m["questions"] == 446
+    assert m["questions"] == 640
     failed = _failures(m, GATE, CEILING)
     assert not failed, f"below the gate (measured, threshold): {failed}"
 
 
-def test_quality_gate_on_the_held_out_blind_batch(real_test_split_eval):
-    m = real_test_split_eval["hybrid"].metrics()["by_batch"]["heldout-w4"]
-    failed = _failures(m, HELD_OUT_GATE, HELD_OUT_CEILING)
+def test_quality_gate_on_the_held_out_blind_batches(real_test_split_eval):
+    batches = real_test_split_eval["hybrid"].metrics()["by_batch"]
+    failed = _failures(batches["heldout-w4"], HELD_OUT_GATE, HELD_OUT_CEILING)
+    failed |= {f"w8 {k}": v for k, v in _failures(batches["heldout-w8"], W8_GATE, W8_CEILING).items()}
     assert not failed, f"below the gate (measured, threshold): {failed}"
 
 

@@ -13,7 +13,7 @@ from citeqa.eval.metrics import answer_correct
 # code (the follow-up answered as typed, retrieved with the previous question) got accuracy 0.556, and
 # asking the follow-up with no previous question 0.500.
 GATE = {"answer_accuracy": 0.58, "R@5": 0.80}
-CEILING = {"false_abstain_rate": 0.20}
+CEILING = {"wrongly_declined": 0.22}
 # Accuracy gained over asking each follow-up without its previous question (measured +0.139, 5 of 36).
 MIN_GAIN = 0.08
 # The dev pairs (blind-w2, tuned on): measured 11 of 12 answered right.

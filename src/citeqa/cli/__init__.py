@@ -130,6 +130,12 @@ def _add_eval_command(sub: Subparsers) -> None:
         default=0.03,
         help="calibration cap on wrongly abstained answerable questions",
     )
+    e.add_argument(
+        "--max-confidently-wrong",
+        type=float,
+        default=0.10,
+        help="calibration cap on answered questions the documents do not answer (the answer threshold)",
+    )
     e.set_defaults(func=commands.cmd_eval)
 
 

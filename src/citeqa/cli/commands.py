@@ -156,7 +156,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     split = args.split or "dev"
     questions = load_eval_set(args.eval_set, split)
-    result = calibrate(collect(open_engine(args), questions), args.max_false_abstain)
+    result = calibrate(collect(open_engine(args), questions), args.max_false_abstain, args.max_confidently_wrong)
     out = {"split": split, **asdict(result)}
     if args.json:
         _print_json(out)
@@ -165,7 +165,9 @@ def _calibrate(args: argparse.Namespace) -> int:
         print(
             f"declines {result.abstain_recall:.1%} of near misses, {_pct(result.offtopic_declined)} of off-topic; "
             f"recognises {_pct(result.conversation_recognised)} of conversation turns; "
-            f"wrongly declines {result.false_abstain_rate:.1%} of answerable"
+            f"wrongly declines {result.false_abstain_rate:.1%} of answerable; "
+            f"answers {result.confidently_wrong:.1%} of the questions the documents do not answer and "
+            f"{result.answered_right:.1%} of answerable ones right (the rest between the thresholds: uncertain)"
         )
         print("settings:", ", ".join(f"{k}={v}" for k, v in asdict(result.settings).items()))
     return 0
@@ -224,6 +226,8 @@ def _print_hits(result: dict[str, Any]) -> None:
 
 def _print_answer(result: dict[str, Any]) -> None:
     print(one_line(result["answer"]))
+    if result["outcome"] in ("answered", "uncertain") and result.get("confidence") is not None:
+        print(f"({result['outcome']}, confidence {result['confidence']:.2f})")
     if result["citations"]:
         print()
     for n, h in enumerate(result["citations"], start=1):
@@ -234,8 +238,6 @@ def _print_answer(result: dict[str, Any]) -> None:
 def _report_skipped(skipped: Sequence[Any]) -> None:
     for s in skipped:
         log_line(f"citeqa: skipped {s.reason}")
-
-
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -32,8 +32,10 @@ class QuestionResult:
     grounded: bool | None = None
     correct: bool | None = None
     ask_ms: float | None = None
-    outcome: str | None = None  # answered, not_found or conversation
+    outcome: str | None = None  # answered, uncertain, not_found or conversation
     batch: str = ""
+    confidence: float | None = None
+    quote_right: bool | None = None  # the reply's text holds an expected answer, whatever its outcome
 
 
 @dataclass
@@ -104,13 +106,15 @@ def _one(
     t1 = time.perf_counter()
     ans = _answer(engine, answerer, q)
     ask_ms = (time.perf_counter() - t1) * 1000
+    quote_right = q.answerable and answer_correct(ans.answer, q.answers)
     if q.answerable:
-        correct = ans.grounded and answer_correct(ans.answer, q.answers)
+        correct = ans.grounded and quote_right
     elif q.kind == CONVERSATION:
         correct = ans.outcome == Outcome.CONVERSATION
     else:
         correct = not ans.grounded
-    return QuestionResult(q.id, q.kind, ranks, ndcg, latency, ans.grounded, correct, ask_ms, str(ans.outcome), q.batch)
+    return QuestionResult(q.id, q.kind, ranks, ndcg, latency, ans.grounded, correct, ask_ms, str(ans.outcome),
+                          q.batch, ans.confidence, quote_right)
 
 
 def _answer(engine: Engine, answerer: ExtractiveAnswerer, q: EvalQuestion) -> Answer:
@@ -151,12 +155,42 @@ def _summarise(results: Sequence[QuestionResult]) -> dict[str, Any]:
         out["false_abstain_rate"] = _mean([float(r.grounded is False) for r in ans]) if ans else None
         out["offtopic_declined"] = _mean([float(r.grounded is False) for r in off]) if off else None
         out["conversation_recognised"] = _mean([float(bool(r.correct)) for r in conv]) if conv else None
+        out.update(_outcome_figures(judged))
         for name in (o.value for o in Outcome):  # the outcome mix of this slice
             out[f"{name}_rate"] = _mean([float(r.outcome == name) for r in judged])
         asks = [r.ask_ms for r in judged if r.ask_ms is not None]
         out["ask_ms_p50"] = round(percentile(asks, 50), 2)
         out["ask_ms_p95"] = round(percentile(asks, 95), 2)
     return out
+
+
+_SHOWN = (Outcome.ANSWERED, Outcome.UNCERTAIN)  # a quote is shown, as the answer or as possibly not it
+
+
+def _outcome_figures(judged: Sequence[QuestionResult]) -> dict[str, Any]:
+    """What users meet: wrong confident answers, right answers given or shown, answerable ones declined.
+
+    ``reliability``: per 0.1 band of confidence, how often the quotes shown (answered or uncertain) were right.
+    """
+    ans = [r for r in judged if r.ranks]
+    declinable = [r for r in judged if r.kind in (UNANSWERABLE, OFFTOPIC)]
+    shown = [r for r in judged if r.outcome in _SHOWN and r.confidence is not None]
+    bands: dict[int, list[QuestionResult]] = {}
+    for r in shown:
+        bands.setdefault(min(9, int(float(r.confidence or 0.0) * 10)), []).append(r)
+    return {
+        "confidently_wrong": _mean([float(r.outcome == Outcome.ANSWERED) for r in declinable]) if declinable else None,
+        "answered_right": _mean([float(r.outcome == Outcome.ANSWERED and bool(r.quote_right)) for r in ans])
+        if ans else None,
+        "shown_right": _mean([float(r.outcome in _SHOWN and bool(r.quote_right)) for r in ans]) if ans else None,
+        "wrongly_declined": _mean([float(r.outcome not in _SHOWN) for r in ans]) if ans else None,
+        "reliability": [
+            {"band": f"{b / 10:.1f}-{(b + 1) / 10:.1f}", "questions": len(rs),
+             "confidence": _mean([float(r.confidence or 0.0) for r in rs]),
+             "accuracy": _mean([float(bool(r.quote_right)) for r in rs])}
+            for b, rs in sorted(bands.items())
+        ],
+    }
 
 
 def _mean(values: Sequence[float]) -> float:

@@ -50,8 +50,9 @@ class AnswerSettings:
 
     @classmethod
     def of(cls, settings: Settings) -> AnswerSettings:
-        """The answerer's share of the settings: default top-k and the configured abstention threshold."""
-        return cls(top_k=settings.top_k, abstain=AbstainSettings(threshold=settings.abstain_threshold))
+        """The answerer's share of the settings: default top-k and any thresholds configured."""
+        return cls(top_k=settings.top_k, abstain=AbstainSettings.configured(
+            threshold=settings.abstain_threshold, answer_threshold=settings.answer_threshold))
 
 
 @dataclass(frozen=True)

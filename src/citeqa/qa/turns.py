@@ -22,22 +22,26 @@ _THANKS = re.compile(r"谢|感恩|感谢|3q|\bthx\b|\bthanks?\b|\bty\b|\bthank y
 _BYE = re.compile(r"再见|拜拜|掰|\bbye\b|see (?:you|ya)|晚安|good ?night|下次见|先走了", re.I)
 
 
-@lru_cache(maxsize=1)
-def _s2t() -> Any:
+@lru_cache(maxsize=2)
+def _opencc(config: str) -> Any:
     import opencc
 
-    return opencc.OpenCC("s2t")
+    return opencc.OpenCC(config)
 
 
 def language(message: str) -> str:
     """``zh-Hant``, ``zh-Hans`` or ``en``: the script a reply is written in.
 
-    Simplified when the message has characters that only Simplified uses; a message whose characters
-    are the same in both scripts (你好) is answered in Traditional, the chat's own language.
+    Simplified when the message has characters that only Simplified uses and none that only Traditional
+    uses; a message whose characters are the same in both scripts (你好, 台北) is answered in Traditional,
+    the chat's own language. (The Hong Kong table: the Taiwan one turns 台 into 臺, which made 台灣 read
+    as Simplified.)
     """
     if not has_cjk(message):
         return "en" if re.search(r"[A-Za-z]", message) else "zh-Hant"  # "?" or "😀": the chat's own language
-    return "zh-Hans" if str(_s2t().convert(message)) != message else "zh-Hant"
+    traditional_only = str(_opencc("t2s").convert(message)) != message
+    simplified_only = str(_opencc("s2hk").convert(message)) != message
+    return "zh-Hans" if simplified_only and not traditional_only else "zh-Hant"
 
 
 def content_terms(message: str, tokenizer: Callable[[str], list[str]], question_words: Collection[str]) -> list[str]:

@@ -45,9 +45,10 @@ class Hit:
 
 
 class Outcome(enum.StrEnum):
-    """What a question got: a cited answer, "the documents do not say", or a conversation reply."""
+    """What a question got: an answer, an uncertain quote, "the documents do not say", or a reply."""
 
     ANSWERED = "answered"
+    UNCERTAIN = "uncertain"  # related text is quoted and cited, said first to possibly not answer this
     NOT_FOUND = "not_found"
     CONVERSATION = "conversation"
 

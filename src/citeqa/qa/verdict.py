@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from citeqa.qa.grounding import AbstainSettings, Evidence, confidence, outcome
-from citeqa.qa.turns import Replies
+from citeqa.qa.turns import Replies, language
 from citeqa.qa.types import Answer, Hit, Outcome
 from citeqa.text import has_cjk
 
@@ -42,11 +42,27 @@ class Explanation:
         decided = self.outcome(settings)
         if decided is Outcome.ANSWERED and self.answer is not None:
             return replace(self.answer, confidence=sure)
+        if decided is Outcome.UNCERTAIN and self.answer is not None:
+            return uncertain(self.answer, sure)
         if decided is Outcome.CONVERSATION and replies is not None:
             turn = self.evidence is not None and outcome(self.evidence, settings) is Outcome.CONVERSATION
             text = replies.conversation(self.question) if turn else replies.no_content(self.question)
             return Answer(self.question, text, False, (), Outcome.CONVERSATION, sure)
         return abstained(self.question, list(self.hits), sure)
+
+
+# Said before the quote of an uncertain answer, in the question's script or language (``turns.language``).
+UNCERTAIN_NOTE = {
+    "zh-Hant": "文件中可能沒有直接回答這個問題。最相關的內容如下，請自行確認：",
+    "zh-Hans": "文件中可能没有直接回答这个问题。最相关的内容如下，请自行确认：",
+    "en": "The documents may not answer this directly. The closest they say, to check yourself: ",
+}
+
+
+def uncertain(quoted: Answer, sure: float) -> Answer:
+    """The quote, cited as usual, after a sentence saying it may not answer the question."""
+    note = UNCERTAIN_NOTE[language(quoted.question)]
+    return replace(quoted, answer=note + quoted.answer, grounded=False, outcome=Outcome.UNCERTAIN, confidence=sure)
 
 
 def abstained(question: str, hits: list[Hit], sure: float | None = None) -> Answer:

@@ -18,7 +18,10 @@ from html import escape
 from citeqa.qa.types import Answer, Hit, Outcome
 
 NOT_IN_DOCUMENT = "文件中沒有提到"
+UNCERTAIN = "不確定：文件可能沒有直接回答"
 PENDING = "回答中…"
+# Confidence in words: how likely the quoted answer is right (calibrated on dev; README "Measured").
+CONFIDENCE_WORDS = ((0.8, "高", "high"), (0.5, "中", "mid"), (0.0, "低", "low"))
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 
 CSS = """
@@ -29,6 +32,12 @@ CSS = """
 .citeqa-error { color: #b42318; }
 .citeqa-abstain { display: inline-block; margin-bottom: 4px; padding: 2px 10px; border-radius: 999px;
   background: #fff4e5; color: #8a4b00; border: 1px solid #f0c27b; font-weight: 600; }
+.citeqa-uncertain { display: inline-block; margin-bottom: 4px; padding: 2px 10px; border-radius: 999px;
+  background: #fffbe6; color: #6b4e00; border: 1px dashed #c99a00; font-weight: 600; }
+.citeqa-conf { display: inline-block; font-size: 0.85em; padding: 0 8px; border-radius: 999px; border: 1px solid; }
+.citeqa-conf-high { color: #1a7f37; border-color: #8fd19e; background: #effbf1; }
+.citeqa-conf-mid { color: #6b4e00; border-color: #e0c36a; background: #fffbe6; }
+.citeqa-conf-low { color: #b42318; border-color: #fda29b; background: #fef3f2; }
 .citeqa-tools { display: flex; gap: 12px; align-items: center; margin-top: 6px; flex-wrap: wrap; }
 .citeqa-copy { border: 1px solid #d0d7de; background: #f6f8fa; border-radius: 6px; padding: 1px 10px;
   font-size: 0.85em; cursor: pointer; }
@@ -87,18 +96,36 @@ def answer_html(answer: Answer, turn: int, *, root: str = "") -> str:
 <div class="citeqa-tools"><button type="button" class="citeqa-copy">複製答案</button></div></div>'
     """
     body = _MARKER.sub(lambda m: _marker_link(m, turn, len(answer.citations)), escape(answer.answer))
-    badge = f'<div class="citeqa-abstain">{NOT_IN_DOCUMENT}</div>' if answer.outcome == Outcome.NOT_FOUND else ""
+    badge = {
+        Outcome.NOT_FOUND: f'<div class="citeqa-abstain">{NOT_IN_DOCUMENT}</div>',
+        Outcome.UNCERTAIN: f'<div class="citeqa-uncertain">{UNCERTAIN}</div>',
+    }.get(answer.outcome or Outcome.NOT_FOUND, "")
     understood = f'<div class="citeqa-resolved">理解為：{escape(answer.resolved)}</div>' if answer.resolved else ""
     sources = ""
     if answer.citations and answer.outcome != Outcome.CONVERSATION:
-        title = "來源" if answer.grounded else "最接近的段落"
+        titles = {Outcome.ANSWERED: "來源", Outcome.UNCERTAIN: "相關段落"}
+        title = titles.get(answer.outcome or Outcome.NOT_FOUND, "最接近的段落")
         cards = _cards(answer, turn, panel=False, root=root)
         sources = f'<details class="citeqa-msrc"><summary>{title}（{len(answer.citations)}）</summary>{cards}</details>'
     copy = '<button type="button" class="citeqa-copy">複製答案</button>'
     return (
         f'<div class="citeqa-bubble">{understood}{badge}<div class="citeqa-answer" id="{answer_id(turn)}">{body}</div>'
-        f'{sources}<div class="citeqa-tools">{copy}</div></div>'
+        f'{sources}<div class="citeqa-tools">{confidence_html(answer)}{copy}</div></div>'
     )
+
+
+def confidence_html(answer: Answer) -> str:
+    """「信心：高」 for a quote shown as the answer or as uncertain; the number on hover and for screen readers.
+
+    >>> confidence_html(Answer("q", "a[1]", True, (), confidence=0.913))[-40:]
+    'aria-label="信心高，約 91%">信心：高</span>'
+    """
+    if answer.confidence is None or answer.outcome not in (Outcome.ANSWERED, Outcome.UNCERTAIN):
+        return ""
+    word, level = next((w, c) for floor, w, c in CONFIDENCE_WORDS if answer.confidence >= floor)
+    pct = f"{answer.confidence:.0%}"
+    return (f'<span class="citeqa-conf citeqa-conf-{level}" title="答案正確的可能性約 {pct}" '
+            f'aria-label="信心{word}，約 {pct}">信心：{word}</span>')
 
 
 def _marker_link(match: re.Match[str], turn: int, count: int) -> str:
@@ -126,8 +153,12 @@ def _turn_sources(turn: int, answer: Answer, root: str) -> str:
     elif not answer.citations:
         inner = f'<p class="citeqa-empty">{NOT_IN_DOCUMENT}，也沒有相近的段落。</p>'
     else:
+        notes = {
+            Outcome.ANSWERED: "",
+            Outcome.UNCERTAIN: '<p class="citeqa-empty">文件可能沒有直接回答：以下段落最相關，請自行確認。</p>',
+        }
         nearby = f'<p class="citeqa-empty">{NOT_IN_DOCUMENT}：以下是最接近的段落，僅供參考。</p>'
-        note = "" if answer.grounded else nearby
+        note = notes.get(answer.outcome or Outcome.NOT_FOUND, nearby)
         inner = note + _cards(answer, turn, panel=True, root=root)
     return f'<section class="citeqa-turn">{head}{inner}</section>'
 
@@ -138,7 +169,7 @@ def _panel(inner: str) -> str:
 
 def _cards(answer: Answer, turn: int, *, panel: bool, root: str) -> str:
     return "".join(
-        source_card(hit, n, turn, cited=answer.grounded, panel=panel, root=root)
+        source_card(hit, n, turn, cited=answer.outcome != Outcome.NOT_FOUND, panel=panel, root=root)
         for n, hit in enumerate(answer.citations, 1)
     )
 
