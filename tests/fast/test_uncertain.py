@@ -18,7 +18,7 @@ from citeqa.qa.verdict import UNCERTAIN_NOTE, uncertain
 from citeqa.settings import Settings
 from citeqa.ui.render import answer_html, confidence_html, sources_html
 
-S = AbstainSettings(threshold=0.7, answer_threshold=0.8, w_background=0.0, conversation_margin=math.inf)
+S = AbstainSettings(threshold=0.7, answer_threshold=0.8, w_coverage=0.0, w_background=0.0, conversation_margin=math.inf)
 
 
 def test_two_thresholds_make_three_outcomes():
@@ -61,9 +61,10 @@ def test_the_chat_shows_confidence_in_words_and_the_uncertain_state_apart(bundle
     sure = _quoted("台灣有多少邦交國？", bundled)
     unsure = uncertain(sure, 0.55)
     high, mid = answer_html(sure, 1), answer_html(unsure, 2)
-    assert "信心：高" in high and 'aria-label="信心高，約 90%"' in high and 'title="答案正確的可能性約 90%"' in high
+    assert "信心：高" in high and 'title="答案正確的可能性約 90%"' in high
+    assert '<span class="citeqa-sr">（答案正確的可能性約 90%）</span>' in high  # read by screen readers
     assert "citeqa-uncertain" not in high and "citeqa-abstain" not in high
-    assert "信心：中" in mid and "citeqa-uncertain" in mid and "不確定" in mid and "相關段落（1）" in mid
+    assert "信心：低" in mid and "citeqa-uncertain" in mid and "不確定" in mid and "相關段落（1）" in mid
     assert 'href="#citeqa-msrc-2-1"' in mid  # its markers link to its sources as an answer's do
     low = confidence_html(Answer("q", "a", False, (), Outcome.UNCERTAIN, 0.2))
     assert "信心：低" in low and "citeqa-conf-low" in low

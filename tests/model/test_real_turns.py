@@ -54,7 +54,11 @@ def office(real_engine, tmp_path_factory) -> Engine:
 
 
 def test_a_second_corpus_with_the_same_settings(office):
-    """On-topic questions answered; off-topic and conversation turns not (measured 16/20, 9/10, 6/6 not answered)."""
+    """On-topic questions answered; off-topic and conversation turns not.
+
+    Measured with this release's two thresholds: 14/20 answered right, 16/20 shown right (answered or
+    uncertain), 9/10 off-topic and 6/6 conversation turns not answered (the two-outcome release: 16/20).
+    """
     rows = [json.loads(line) for line in (DATA / "office-faq-questions.jsonl").read_text(encoding="utf-8").splitlines()]
     by_kind: dict[str, list] = {}
     for q in rows:
@@ -62,7 +66,9 @@ def test_a_second_corpus_with_the_same_settings(office):
         assert_markers_verified(a)
         by_kind.setdefault(q["kind"], []).append((q, a))
     right = [a.grounded and answer_correct(a.answer, q["answers"]) for q, a in by_kind["fact"]]
-    assert sum(right) >= 15, f"{sum(right)}/{len(right)} answered right"
+    facts = by_kind["fact"]
+    shown = [a.outcome in ("answered", "uncertain") and answer_correct(a.answer, q["answers"]) for q, a in facts]
+    assert sum(right) >= 13 and sum(shown) >= 15, f"{sum(right)}/{len(right)} answered right, {sum(shown)} shown right"
     assert sum(not a.grounded for _, a in by_kind["offtopic"]) >= 9
     assert all(not a.grounded for _, a in by_kind["conversation"])
     assert sum(a.outcome == "conversation" for _, a in by_kind["conversation"]) >= 4

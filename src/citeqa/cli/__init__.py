@@ -136,6 +136,10 @@ def _add_eval_command(sub: Subparsers) -> None:
         default=0.10,
         help="calibration cap on answered questions the documents do not answer (the answer threshold)",
     )
+    e.add_argument("--objective", choices=("declined", "answered"), default="declined",
+                   help="with --calibrate: rank weights by questions declined, or by right confident answers")
+    e.add_argument("--cv", type=int, default=0, metavar="K",
+                   help="with --calibrate: also report K-fold cross-validated figures of the calibration")
     e.set_defaults(func=commands.cmd_eval)
 
 

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from citeqa.errors import CiteqaError
+from citeqa.errors import CiteqaError, InputError
 
 if TYPE_CHECKING:
     from citeqa.qa.engine import Engine
@@ -151,13 +151,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def _calibrate(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from citeqa.eval.calibrate import calibrate, collect
+    from citeqa.eval.calibrate import calibrate, collect, cross_validate
     from citeqa.eval.dataset import load_eval_set
 
     split = args.split or "dev"
     questions = load_eval_set(args.eval_set, split)
-    result = calibrate(collect(open_engine(args), questions), args.max_false_abstain, args.max_confidently_wrong)
+    samples = collect(open_engine(args), questions)
+    caps = {"max_false_abstain": args.max_false_abstain, "max_confidently_wrong": args.max_confidently_wrong,
+            "objective": args.objective}
+    result = calibrate(samples, **caps)
     out = {"split": split, **asdict(result)}
+    if args.cv:
+        if args.cv < 2:
+            raise InputError("--cv needs at least 2 folds")
+        out["cross_validated"] = cross_validate(samples, args.cv, **caps)
     if args.json:
         _print_json(out)
     else:
@@ -170,6 +177,9 @@ def _calibrate(args: argparse.Namespace) -> int:
             f"{result.answered_right:.1%} of answerable ones right (the rest between the thresholds: uncertain)"
         )
         print("settings:", ", ".join(f"{k}={v}" for k, v in asdict(result.settings).items()))
+        if args.cv:
+            figures = out["cross_validated"].items()
+            print(f"{args.cv}-fold cross-validated:", ", ".join(f"{k} {v:.1%}" for k, v in figures))
     return 0
 
 

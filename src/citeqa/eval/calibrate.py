@@ -125,12 +125,15 @@ OBJECTIVES = ("answered", "declined")
 
 def calibrate(
     samples: Sequence[Sample], max_false_abstain: float = 0.03, max_confidently_wrong: float = 0.10,
-    objective: str = "answered",
+    objective: str = "declined",
 ) -> Calibration:
     """The weights and not-found threshold under the first cap, the answer threshold under the second.
 
-    ``objective`` ranks the weights: ``answered``, the most right answers under the confidently-wrong
-    cap; ``declined``, the most declined at the not-found threshold (the two-outcome release's rule).
+    ``objective`` ranks the weights: ``declined``, the most declined at the not-found threshold (then
+    the most right answers); ``answered``, the most right answers under the confidently-wrong cap.
+    ``declined`` is the default because its confidently-wrong rate holds under the cap when
+    cross-validated on dev (0.092 at a 0.10 cap, 5 folds) and ``answered``'s does not (0.114): it
+    fits the cap to dev's own unanswerable questions.
     """
     if objective not in OBJECTIVES:
         raise InputError(f"unknown calibration objective {objective!r}; choose one of {', '.join(OBJECTIVES)}")
@@ -162,8 +165,6 @@ def calibrate(
         full = _with_answer_threshold(found[1], cols, kinds, max_confidently_wrong)
         return float((cols.answered(full) & right)[answerable].mean()), found[0], full, found[2]
 
-    # What users trust most is a right confident answer: the weights are chosen for the most of those
-    # under the confidently-wrong cap, then (ties) for the most declined at the not-found threshold.
     order = (lambda a: (a[0], a[1])) if objective == "answered" else (lambda a: (a[1], a[0]))
     *_, chosen, rates = max((answering(f) for f in candidates), key=order)
     chosen = _fit_confidence(chosen, cols, samples)

@@ -8,9 +8,9 @@ from typing import Any
 
 from citeqa.files import write_atomic
 
-_COLUMNS = ("R@1", "R@3", "R@5", "R@10", "MRR@10", "nDCG@10", "answer_accuracy", "abstain_recall",
-            "abstain_precision", "false_abstain_rate", "search_ms_p50", "ask_ms_p50")
-_CHART = ("R@1", "R@5", "MRR@10", "nDCG@10", "answer_accuracy", "abstain_recall")
+_COLUMNS = ("R@1", "R@3", "R@5", "R@10", "MRR@10", "nDCG@10", "answered_right", "shown_right", "confidently_wrong",
+            "wrongly_declined", "abstain_recall", "search_ms_p50", "ask_ms_p50")
+_CHART = ("R@1", "R@5", "MRR@10", "nDCG@10", "answered_right", "shown_right", "confidently_wrong", "wrongly_declined")
 
 
 def markdown(summary: dict[str, Any]) -> str:
@@ -60,7 +60,7 @@ def _chart(summary: dict[str, Any], path: Path) -> None:
     names = list(rets)
     x = np.arange(len(_CHART))
     width = 0.8 / max(1, len(names))
-    fig, ax = plt.subplots(figsize=(10, 4.5), dpi=120)
+    fig, (ax, rel) = plt.subplots(1, 2, figsize=(14, 4.5), dpi=120, gridspec_kw={"width_ratios": [3, 1]})
     for i, name in enumerate(names):
         vals = [rets[name].get(m) or 0.0 for m in _CHART]
         bars = ax.bar(x + i * width - 0.4 + width / 2, vals, width, label=name)
@@ -68,9 +68,29 @@ def _chart(summary: dict[str, Any], path: Path) -> None:
     ax.set_xticks(x, _CHART)
     ax.set_ylim(0, 1.08)
     ax.set_title(f"citeqa eval: {summary['questions']} questions ({summary.get('split') or 'all splits'})")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper right", fontsize=8)
+    ax.tick_params(axis="x", labelsize=7)
+    _reliability(rel, rets)
     fig.tight_layout()
     try:
         write_atomic(path, lambda f: fig.savefig(f, format="png"))  # the temp name has no .png to infer it from
     finally:
         plt.close(fig)
+
+
+def _reliability(ax: Any, rets: dict[str, dict[str, Any]]) -> None:
+    """Confidence against how often the quotes shown were right, per 0.1 band (on the diagonal: honest)."""
+    ax.plot([0, 1], [0, 1], color="#999999", linewidth=1, linestyle="--")
+    for name, m in rets.items():
+        bands = [b for b in m.get("reliability") or [] if b["questions"]]
+        if bands:
+            ax.plot([b["confidence"] for b in bands], [b["accuracy"] for b in bands], marker="o", label=name)
+            for b in bands:
+                ax.annotate(str(b["questions"]), (b["confidence"], b["accuracy"]), fontsize=6, xytext=(2, 2),
+                            textcoords="offset points")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("confidence (band mean)", fontsize=8)
+    ax.set_ylabel("shown quotes right", fontsize=8)
+    ax.set_title("reliability (n per band)", fontsize=9)
+    ax.legend(loc="upper left", fontsize=7)

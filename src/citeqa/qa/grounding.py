@@ -56,20 +56,20 @@ class AbstainSettings:
     # `citeqa eval --calibrate --split dev` (README, "Answerability"). ``threshold``: wrongly declining
     # at most 3 % of dev's answerable questions; ``answer_threshold``: answering at most 10 % of
     # its unanswerable ones. An answer threshold under ``threshold`` is raised to it (no uncertain band).
-    threshold: float = 0.65878
-    answer_threshold: float = 0.803082
-    w_coverage: float = 0.0
+    threshold: float = 0.788176
+    answer_threshold: float = 0.867356
+    w_coverage: float = 0.05
     type_penalty: float = 0.2
     # A sentence naming the answer's subject less fully than the best one may still hold the answer
     # (the subject was named a clause earlier); only a larger gap counts as the type missing.
-    slot_slack: float = 0.1
+    slot_slack: float = 0.2
     # Questions without Chinese have no coverage signal and score lower cosines across languages.
-    cross_lingual_bonus: float = 0.04
-    w_background: float = 20.0
-    w_support: float = 0.05
+    cross_lingual_bonus: float = 0.02
+    w_background: float = 5.0
+    w_support: float = 0.0
     conversation_margin: float = 0.02  # math.inf: never a conversation turn
     confidence_slope: float = 20.0
-    confidence_offset: float = -2.25
+    confidence_offset: float = -0.5
 
     def __post_init__(self) -> None:
         if self.answer_threshold < self.threshold:
