@@ -48,11 +48,13 @@ class RecordingEngine:
         self.settings = Settings.from_env({})
 
     def prepare(self, question, k=None, *, previous=None):
+        from citeqa.qa.followup import resolve_follow_up
         from citeqa.qa.types import Answer, Hit
 
         self.calls.append((question, previous))
         hit = Hit(self.passage, 0.9, 0, 3)
-        return Ready(Answer(question, f"<b>答</b>{len(self.calls)}[1]。", True, (hit,)))
+        follows = previous is not None and resolve_follow_up(question, previous) is not None  # as the engine reads it
+        return Ready(Answer(question, f"<b>答</b>{len(self.calls)}[1]。", True, (hit,), follows=follows))
 
 
 class Ready:

@@ -39,6 +39,7 @@ class Draft:
     answer: Answer  # the extractive answer to ``asked``, abstention decided
     hits: tuple[Hit, ...] = ()  # the passages shown to the model
     model: GenerativeAnswerer | None = None  # set only when ``finish`` calls the endpoint
+    follows: bool = False  # read with the previous question: a conversation keeps its earlier topic
 
     @property
     def waits_on_network(self) -> bool:
@@ -51,6 +52,7 @@ class Draft:
         It blocks while the model answers: call it from a worker thread, never from async code.
         """
         got = self.answer if self.model is None else self.model.rewrite(self.answer, self.hits)
+        got = replace(got, follows=self.follows) if self.follows else got
         return got if self.asked == self.question else replace(got, question=self.question, resolved=self.asked)
 
 
@@ -189,8 +191,9 @@ class Engine:
         sources = self._sources(source)
         if isinstance(answerer, GenerativeAnswerer):
             decided, hits = answerer.prepare(asked, k, retrieval_query=retrieval, sources=sources, abstain=abstain)
-            return Draft(q, asked, decided, hits, answerer if decided.grounded else None)
-        return Draft(q, asked, answerer.answer(asked, k, retrieval_query=retrieval, sources=sources, abstain=abstain))
+            return Draft(q, asked, decided, hits, answerer if decided.grounded else None, follow is not None)
+        answer = answerer.answer(asked, k, retrieval_query=retrieval, sources=sources, abstain=abstain)
+        return Draft(q, asked, answer, follows=follow is not None)
 
     def _retriever(self, name: str) -> Retriever:
         if name not in self.retrievers:

@@ -108,7 +108,9 @@ class ExtractiveAnswerer:
         qtype = question_type(question)
         weights = self._term_weights(query) if hits else None
         cands = self._candidates(query, hits, qtype, weights)
-        terms = content_terms(question, self.index.tokenizer, QUESTION_WORDS)
+        # A follow-up with nothing of its own to ask (那他們呢) asks about the question it follows.
+        terms = content_terms(question, self.index.tokenizer, QUESTION_WORDS) or (
+            content_terms(retrieval_query, self.index.tokenizer, QUESTION_WORDS) if retrieval_query else [])
         known = self.index.idf_for(terms)
         # Nothing to search for: no content term, or one word the documents never use ("asdf").
         content_free = not terms or (len(set(terms)) == 1 and not known)

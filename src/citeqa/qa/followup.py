@@ -5,8 +5,10 @@ Two shapes, told apart by properties of the language, never by the documents:
 - Elliptical (那荷蘭呢？, 至於日本, what about Japan?): only a new topic is given. It takes the place
   of the previous question's span of the same kind — a proper noun, a time or a counted number —
   so ``駐孟買辦事處何時揭牌？`` + ``那荷蘭呢？`` → ``駐荷蘭辦事處何時揭牌？``, and the answer type of
-  the previous question (a date) still applies. With no such span the topic is put in front:
-  ``帛琉，賴總統 12 月出訪的行程是什麼？``.
+  the previous question (a date) still applies. Only such a rewrite is a question worth showing the
+  user (「理解為」): with no span of the topic's kind, or a topic in another language than the previous
+  question (「那 FMF 呢」 after a Chinese one), the follow-up is answered as typed, retrieved with the
+  previous question, like a leaning one.
 - Leaning (他們簽了什麼？, 那有簽到什麼嗎, 下一屆誰主辦): the follow-up has its own predicate and
   question word but a pronoun or no subject. It is answered as typed, retrieved with the previous one.
 
@@ -100,7 +102,9 @@ def resolve_follow_up(question: str, previous: str | None) -> FollowUp | None:
     if topic is not None:
         # The same topic again (那孟買呢 after a question about 孟買) asks the previous question again.
         resolved = prev if fold(topic) in fold(prev) else _substitute(prev, topic)
-        return FollowUp(q, prev, resolved, resolved, topic)
+        if resolved is not None:
+            return FollowUp(q, prev, resolved, resolved, topic)
+        return FollowUp(q, prev, q, f"{prev} {q}", topic)  # no well-formed rewrite: retrieved with the previous
     if _leans(q, tokens):
         return FollowUp(q, prev, q, f"{prev} {q}")
     return None
@@ -133,7 +137,13 @@ def _ellipsis_topic(question: str, tokens: list[tuple[str, str, int]]) -> str | 
 
 
 def _leans(question: str, tokens: list[tuple[str, str, int]]) -> bool:
-    """A cue word, a pronoun that points back, or a question with no noun of its own (下一屆誰主辦)."""
+    """A cue word, a pronoun that points back, or a question with no noun of its own (下一屆誰主辦).
+
+    A message about the speakers with no noun of its own (那你呢, and you?) talks to us: not a follow-up.
+    """
+    nouns = any(tag.startswith(_NOUN_TAGS) or tag in _NAME_TAGS for _, tag, _ in tokens)
+    if _SPEAKERS.search(fold(question)) and not nouns:
+        return False
     if _CUE.search(question) or _EN_ANAPHORA.search(question) or tokens[0][0] in _LEAD_WORDS:
         return True
     if any(word in _ANAPHORA and tag == "r" for word, tag, _ in tokens):
@@ -141,23 +151,29 @@ def _leans(question: str, tokens: list[tuple[str, str, int]]) -> bool:
     folded = fold(question)
     if not has_cjk(question) or not _ASKING.search(folded) or _SPEAKERS.search(folded):
         return False  # no question word: a conversation turn ("謝謝"); 你/我: about the conversation
-    return not any(tag.startswith(_NOUN_TAGS) or tag in _NAME_TAGS for _, tag, _ in tokens)
+    return not nouns
 
 
-def _substitute(previous: str, topic: str) -> str:
-    """``previous`` with its span of the topic's kind in focus replaced by ``topic``; else topic first.
+def _substitute(previous: str, topic: str) -> str | None:
+    """``previous`` with its span of the topic's kind in focus replaced by ``topic``; None when none can be.
 
     Jieba's place and person tags are unreliable (立陶宛 is tagged a person), so any name can take a
     name's place; a name of the same sub-kind is preferred.
     """
+    if has_cjk(topic) != has_cjk(previous):
+        return None  # a Chinese topic in an English question, or the reverse, is no question to show
     kind, tag = _kind_of(topic)
     # A one-character name is a surname before a title (賴總統) or an abbreviation (對台): never replaced.
     spans = [s for s in _spans(previous) if s.kind == kind and s.end - s.start > 1] if kind else []
     same = [s for s in spans if tag and s.tag == tag]
-    if spans:
-        s = _in_focus(previous, same or spans)
-        return previous[: s.start] + topic + previous[s.end :]
-    return f"{topic}，{previous}" if has_cjk(previous) else f"{topic}: {previous}"
+    if not spans:
+        return None  # "帛琉，<the previous question>" is not a question a person would write
+    s = _in_focus(previous, same or spans)
+    rest = fold(previous[: s.start] + " " + previous[s.end :]).lower()
+    words = [w.lower() for w in re.findall(r"[A-Za-z]{3,}", topic)] or [fold(topic)]
+    if any(re.search(rf"\b{re.escape(w)}\b" if w.isascii() else re.escape(w), rest) for w in words):
+        return None  # the topic restates the rest of the question ("FMF aid amount" into "…FMF aid…"): no new topic
+    return previous[: s.start] + topic + previous[s.end :]
 
 
 def _in_focus(previous: str, spans: list[_Span]) -> _Span:

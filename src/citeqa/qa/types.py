@@ -70,6 +70,7 @@ class Answer:
     outcome: Outcome | None = None
     confidence: float | None = None
     resolved: str | None = None
+    follows: bool = False  # read with the previous question (a follow-up); not part of the JSON contract
 
     def __post_init__(self) -> None:
         if self.outcome is None:

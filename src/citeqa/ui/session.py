@@ -20,7 +20,6 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from citeqa.errors import CiteqaError
-from citeqa.qa.query import follow_up_query
 from citeqa.qa.types import Answer, Outcome
 
 MAX_TURNS = 50  # kept per conversation (and replayed after a reload)
@@ -66,8 +65,7 @@ class Conversation:
     def record(self, turn: Turn, answer: Answer) -> None:
         """Keep a turn's answer; a question that stood on its own becomes the anchor of follow-ups."""
         turn.answer = answer
-        follows = bool(self.anchor) and follow_up_query(answer.question, self.anchor) is not None
-        if not follows and answer.outcome != Outcome.CONVERSATION:  # "謝謝" is no topic
+        if not answer.follows and answer.outcome != Outcome.CONVERSATION:  # "謝謝" is no topic
             self.anchor = answer.question
 
     def answered(self) -> list[tuple[int, Answer]]:
