@@ -85,11 +85,11 @@ def test_calibration_scores_exactly_as_a_question_is_scored():
     rng = random.Random(7)
     samples = [Sample("fact", True, _random_evidence(rng)) for _ in range(300)]
     cols = _Columns(samples)
-    for s in (AbstainSettings(), S, AbstainSettings(w_coverage=0.1, w_support=0.2, type_penalty=0.1)):
+    for s in (AbstainSettings(), S, AbstainSettings(w_coverage=0.1, w_support=0.2, type_penalty=0.1, chat_prior=0.01)):
         expected = np.array([grounding_score(x.evidence, s) for x in samples])  # type: ignore[arg-type]
         assert np.allclose(cols.score(s), expected)
         turns = np.array([conversational(x.evidence, s) for x in samples])  # type: ignore[arg-type]
-        assert (cols.conversation(s.conversation_margin) == turns).all()
+        assert (cols.conversation(s) == turns).all()
         answered = np.array([outcome(x.evidence, s) is Outcome.ANSWERED for x in samples])  # type: ignore[arg-type]
         assert (cols.answered(s) == answered).all()
 

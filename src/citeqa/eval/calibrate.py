@@ -37,6 +37,7 @@ _SLOT_SLACK = (0.05, 0.1, 0.2)
 _W_BACKGROUND = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0)
 _W_SUPPORT = (0.0, 0.05, 0.1, 0.2)
 _MARGINS = (0.02, 0.03, 0.04, 0.05, 0.06, 0.08, math.inf)
+_CHAT_PRIORS = (0.0, 0.005, 0.01, 0.02)
 
 
 @dataclass(frozen=True)
@@ -112,12 +113,13 @@ class _Columns:
 
     def answered(self, s: AbstainSettings) -> np.ndarray:
         """Which questions a setting answers: not a turn, nothing-to-search, and at or over the answer threshold."""
-        turn = self.conversation(s.conversation_margin) | self.content_free
+        turn = self.conversation(s) | self.content_free
         return ~turn & (self.score(s) >= s.answer_threshold)
 
-    def conversation(self, margin: float) -> np.ndarray:
+    def conversation(self, s: AbstainSettings) -> np.ndarray:
         chat = np.nan_to_num(self.chat, nan=-9.0)
-        return self.has & (chat > np.nan_to_num(self.generic, nan=9.0)) & (chat - self.cos >= margin)
+        nearer_chat = chat + s.chat_prior > np.nan_to_num(self.generic, nan=9.0)
+        return self.has & nearer_chat & (chat - self.cos >= s.conversation_margin)
 
 
 OBJECTIVES = ("answered", "declined")
@@ -183,7 +185,7 @@ def held_out_figures(chosen: AbstainSettings, samples: Sequence[Sample]) -> dict
     kinds = np.array([s.kind for s in samples])
     answerable = np.array([s.answerable for s in samples])
     right = np.array([s.quote_correct for s in samples])
-    turn = cols.conversation(chosen.conversation_margin) | cols.content_free
+    turn = cols.conversation(chosen) | cols.content_free
     shown = ~turn & (cols.score(chosen) >= chosen.threshold)
     answered = cols.answered(chosen)
     declinable = np.isin(kinds, (UNANSWERABLE, OFFTOPIC))
@@ -215,7 +217,7 @@ def _with_answer_threshold(s: AbstainSettings, cols: _Columns, kinds: np.ndarray
     declinable = np.isin(kinds, (UNANSWERABLE, OFFTOPIC))
     if not declinable.any():
         return s
-    taken = cols.conversation(s.conversation_margin) | cols.content_free
+    taken = cols.conversation(s) | cols.content_free
     scores = np.sort(cols.score(s)[declinable & ~taken])[::-1]  # highest first
     allowed = int(cap * declinable.sum())
     if allowed >= len(scores):
@@ -236,8 +238,9 @@ def _best_threshold(
     """
     score = cols.score(probe)
     best: Found | None = None
-    for margin in _MARGINS:
-        conv = cols.conversation(margin)
+    for margin, prior in product(_MARGINS, _CHAT_PRIORS):
+        turns = dataclasses.replace(probe, conversation_margin=margin, chat_prior=prior)
+        conv = cols.conversation(turns)
         left = allowed - int(((conv | cols.content_free) & answerable).sum())  # taken for a turn: lost too
         pos = np.sort(score[answerable & ~conv & ~cols.content_free])
         if left < 0 or not len(pos):
@@ -248,7 +251,7 @@ def _best_threshold(
             rates["false"] = float((answerable & ~answered).sum() / answerable.sum())
             key = (float(np.mean([rates[k] for k in slices])), -rates["false"])
             if best is None or key > best[0]:
-                chosen = dataclasses.replace(probe, threshold=round(threshold, 6), conversation_margin=margin)
+                chosen = dataclasses.replace(turns, threshold=round(threshold, 6))
                 best = (key, chosen, rates)
     return best
 
