@@ -9,7 +9,7 @@ pool, so the loop stays free for the chat's streams.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from citeqa.errors import CiteqaError, InputError, Overloaded
+from citeqa.qa.types import Outcome
 from citeqa.settings import MAX_TOP_K, RetrieverName
 
 if TYPE_CHECKING:
@@ -60,9 +61,10 @@ class HitOut(BaseModel):
 class AnswerOut(BaseModel):
     """``answer`` holds ``[n]`` markers; marker n cites ``citations[n-1]``.
 
-    ``outcome``: ``answered`` (cited quotes), ``not_found`` (the documents do not answer; ``citations``
-    are the closest passages, for reference) or ``conversation`` (a greeting or a message with nothing
-    to search for; a reply and no citations). ``grounded`` is true exactly when answered.
+    ``outcome``: ``answered`` (cited quotes), ``uncertain`` (said first to possibly not answer the
+    question, then cited quotes of the closest text), ``not_found`` (the documents do not answer;
+    ``citations`` are the closest passages, for reference) or ``conversation`` (a greeting or a message
+    with nothing to search for; a reply and no citations). ``grounded`` is true exactly when answered.
     ``confidence`` (0–1) is how likely the quoted answer is right.
     """
 
@@ -70,7 +72,7 @@ class AnswerOut(BaseModel):
     answer: str
     grounded: bool
     citations: list[HitOut]
-    outcome: Literal["answered", "not_found", "conversation"]
+    outcome: Outcome
     confidence: float | None = None
 
 

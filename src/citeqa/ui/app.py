@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from citeqa.ui.firewall import ChatEvents
 
 DESCRIPTION = """Question answering over a Traditional Chinese document, with the source paragraph
-cited for every claim. `POST /api/ask` returns `{question, answer, grounded, citations}`; marker `[n]`
+cited for every claim. `POST /api/ask` returns `{question, answer, grounded, citations, outcome, confidence}`
+(`outcome`: answered, uncertain, not_found or conversation); marker `[n]`
 in `answer` cites `citations[n-1]`, and `quote_start:quote_end` is the quoted sentence of its `text`.
 Errors are 4xx with `{"error": "..."}`. The chat is at `/`, the embedding snippets at `/embed`, and a
 cited passage in its whole document at `/doc?source=<source>`."""
