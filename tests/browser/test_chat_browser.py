@@ -184,6 +184,33 @@ def test_one_language_and_one_message_per_error(new_tab, server):
     tab.shot("one-language")
 
 
+def test_every_answer_says_how_sure_it_is(new_tab, server):
+    """Issue 24: each quoted answer shows its confidence in words (the number on hover and for screen
+    readers), and an uncertain or not-found reply is marked as such, as the API decided it."""
+    from citeqa.ui.render import CONFIDENCE_WORDS
+
+    tab = new_tab(DESKTOP)
+    open_chat(tab, server + "/")
+    page = tab.page
+    questions = ("駐孟買辦事處何時揭牌？", "台灣有多少邦交國？", "韓國現在的總統是誰")
+    for n, question in enumerate(questions):
+        want = expected(server, question)
+        ask(page, question)
+        bubble = page.locator(".citeqa-bubble").nth(n)
+        assert bubble.locator(".citeqa-uncertain").count() == (want["outcome"] == "uncertain"), want["outcome"]
+        assert bubble.locator(".citeqa-abstain").count() == (want["outcome"] == "not_found"), want["outcome"]
+        label = bubble.locator(".citeqa-conf")
+        if want["outcome"] not in ("answered", "uncertain"):
+            assert label.count() == 0
+            continue
+        word = next(w for floor, w, _ in CONFIDENCE_WORDS if want["confidence"] >= floor)
+        pct = f"{want['confidence']:.0%}"
+        assert label.inner_text().startswith(f"信心：{word}") and pct in label.get_attribute("title")
+        hidden = label.locator(".citeqa-sr")
+        assert pct in hidden.text_content() and hidden.bounding_box()["width"] <= 1  # read aloud, not shown
+    tab.shot("confidence")
+
+
 def test_follow_up_is_answered_as_its_own_question(new_tab, server):
     """「那帛琉呢？」 after a question about the December trip's stop in the Marshall Islands is answered
     about Palau, and the chat shows how it understood it."""
