@@ -93,4 +93,5 @@ def _reliability(ax: Any, rets: dict[str, dict[str, Any]]) -> None:
     ax.set_xlabel("confidence (band mean)", fontsize=8)
     ax.set_ylabel("shown quotes right", fontsize=8)
     ax.set_title("reliability (n per band)", fontsize=9)
-    ax.legend(loc="upper left", fontsize=7)
+    if ax.get_legend_handles_labels()[0]:  # a run with no answerer (the peer baseline only) has no curve
+        ax.legend(loc="upper left", fontsize=7)
