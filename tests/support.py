@@ -248,8 +248,8 @@ def assert_markers_verified(a: Answer) -> None:
     A marker stands before the sentence's closing mark ("……19 次[1]。"), and two sentences of one
     paragraph share its marker, so each piece is checked inside its citation's quoted span.
     """
+    from citeqa.qa.decision.verdict import UNCERTAIN_NOTE
     from citeqa.qa.types import Outcome
-    from citeqa.qa.verdict import UNCERTAIN_NOTE
 
     markers = [int(m) for m in MARKER.findall(a.answer)]
     if a.outcome not in (Outcome.ANSWERED, Outcome.UNCERTAIN):

@@ -10,8 +10,8 @@ import dataclasses
 import pytest
 
 from citeqa.eval.dataset import load_eval_set
+from citeqa.qa.decision.score import AbstainSettings, Evidence, grounding_score, outcome
 from citeqa.qa.extractive import ExtractiveAnswerer
-from citeqa.qa.grounding import AbstainSettings, Evidence, grounding_score, outcome
 from citeqa.qa.slots import numbers_found, question_type
 from citeqa.qa.types import Outcome
 from support import assert_markers_verified

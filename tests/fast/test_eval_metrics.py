@@ -14,7 +14,7 @@ from citeqa.eval.calibrate import Sample, calibrate
 from citeqa.eval.dataset import EvalQuestion
 from citeqa.eval.metrics import answer_correct, covers, evidence_ranks, mrr_at, ndcg_at, recall_at
 from citeqa.eval.run import run_eval
-from citeqa.qa.grounding import Evidence
+from citeqa.qa.decision.score import Evidence
 from citeqa.qa.types import Answer, Hit
 
 

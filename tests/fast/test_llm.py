@@ -16,8 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from citeqa.qa.decision.score import AbstainSettings
 from citeqa.qa.engine import Engine
-from citeqa.qa.grounding import AbstainSettings
 
 SCRIPT: dict[str, str] = {}  # keyword in the question → scripted behaviour
 SEEN: list[dict] = []

@@ -14,8 +14,8 @@ import pytest
 
 from citeqa.corpus import load_corpus
 from citeqa.corpus.outline import outline_of, topic
-from citeqa.qa.grounding import AbstainSettings, Evidence, outcome
-from citeqa.qa.relevance import load_background
+from citeqa.qa.decision.background import load_background
+from citeqa.qa.decision.score import AbstainSettings, Evidence, outcome
 from citeqa.qa.turns import Replies, language
 from citeqa.qa.types import Answer, Outcome
 from support import REPO

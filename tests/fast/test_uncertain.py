@@ -12,9 +12,9 @@ import pytest
 from citeqa.errors import SettingError
 from citeqa.eval.calibrate import Sample, _Columns, calibrate, held_out_figures
 from citeqa.eval.run import QuestionResult, RetrieverReport
-from citeqa.qa.grounding import AbstainSettings, Evidence, conversational, grounding_score, outcome
+from citeqa.qa.decision.score import AbstainSettings, Evidence, conversational, grounding_score, outcome
+from citeqa.qa.decision.verdict import UNCERTAIN_NOTE, uncertain
 from citeqa.qa.types import Answer, Hit, Outcome
-from citeqa.qa.verdict import UNCERTAIN_NOTE, uncertain
 from citeqa.settings import Settings
 from citeqa.ui.render import answer_html, confidence_html, sources_html
 

@@ -26,9 +26,9 @@ import numpy as np
 from citeqa.errors import InputError
 from citeqa.eval.dataset import CONVERSATION, OFFTOPIC, UNANSWERABLE, EvalQuestion
 from citeqa.eval.metrics import answer_correct
+from citeqa.qa.decision.score import AbstainSettings, Evidence
 from citeqa.qa.engine import Engine
 from citeqa.qa.followup import resolve_follow_up
-from citeqa.qa.grounding import AbstainSettings, Evidence
 
 _W_COVERAGE = (0.0, 0.05, 0.1, 0.2)
 _TYPE_PENALTY = (0.0, 0.1, 0.2)

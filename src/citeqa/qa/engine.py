@@ -14,11 +14,11 @@ from citeqa.index import SearchIndex
 from citeqa.index.manifest import source_path
 from citeqa.index.registry import backend_for
 from citeqa.index.update import embedder_for
+from citeqa.qa.decision.background import load_background
+from citeqa.qa.decision.score import AbstainSettings
 from citeqa.qa.extractive import AnswerSettings, ExtractiveAnswerer
 from citeqa.qa.generative import ChatClient, GenerativeAnswerer, LLMSettings
-from citeqa.qa.grounding import AbstainSettings
 from citeqa.qa.query import check_top_k, clean_query, resolve_follow_up
-from citeqa.qa.relevance import load_background
 from citeqa.qa.retrieve import Retriever, make_retrievers, matching_sources
 from citeqa.qa.turns import Replies
 from citeqa.qa.types import Answer, Hit

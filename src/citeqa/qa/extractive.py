@@ -16,13 +16,13 @@ import numpy as np
 
 from citeqa.embedding import Embedder
 from citeqa.index import SearchIndex
-from citeqa.qa.grounding import AbstainSettings, Evidence
-from citeqa.qa.relevance import Background
+from citeqa.qa.decision.background import Background
+from citeqa.qa.decision.score import AbstainSettings, Evidence, nothing_to_search
+from citeqa.qa.decision.verdict import Explanation
 from citeqa.qa.retrieve import Retriever
 from citeqa.qa.slots import QuestionType, numbers_found, question_type, question_years
 from citeqa.qa.turns import Replies, content_terms
 from citeqa.qa.types import Answer, Hit
-from citeqa.qa.verdict import Explanation
 from citeqa.settings import Settings
 from citeqa.text import has_cjk
 
@@ -112,8 +112,7 @@ class ExtractiveAnswerer:
         terms = content_terms(question, self.index.tokenizer, QUESTION_WORDS) or (
             content_terms(retrieval_query, self.index.tokenizer, QUESTION_WORDS) if retrieval_query else [])
         known = self.index.idf_for(terms)
-        # Nothing to search for: no content term, or one word the documents never use ("asdf").
-        content_free = not terms or (len(set(terms)) == 1 and not known)
+        content_free = nothing_to_search(terms, known)
         if not cands:
             return Explanation(question, tuple(hits), content_free=content_free)
         best = cands[0]

@@ -19,10 +19,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from citeqa.errors import CiteqaError
+from citeqa.qa.decision.score import AbstainSettings
+from citeqa.qa.decision.verdict import abstained
 from citeqa.qa.extractive import ExtractiveAnswerer
-from citeqa.qa.grounding import AbstainSettings
 from citeqa.qa.types import Answer, Hit
-from citeqa.qa.verdict import abstained
 from citeqa.settings import Settings
 from citeqa.text import Tokenizer, fold, has_cjk, sentence_spans
 

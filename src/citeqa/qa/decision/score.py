@@ -17,6 +17,7 @@ not found. Weights, thresholds and margin are calibrated on the dev split (``cit
 from __future__ import annotations
 
 import math
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from citeqa.qa.types import Outcome
@@ -111,6 +112,14 @@ def outcome(ev: Evidence, s: AbstainSettings) -> Outcome:
     if conversational(ev, s):
         return Outcome.CONVERSATION
     return outcome_of_score(grounding_score(ev, s), s)
+
+
+def nothing_to_search(terms: Sequence[str], known: Collection[str]) -> bool:
+    """Nothing to search for: no content term, or one word the documents (``known``) never use.
+
+    「asdf」 or 「😀」 is a conversation turn whatever the passages score.
+    """
+    return not terms or (len(set(terms)) == 1 and not known)
 
 
 def outcome_of_score(score: float, s: AbstainSettings) -> Outcome:

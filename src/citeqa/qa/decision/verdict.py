@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from citeqa.qa.grounding import AbstainSettings, Evidence, confidence, outcome
+from citeqa.qa.decision.score import AbstainSettings, Evidence, confidence, outcome
 from citeqa.qa.turns import Replies, language
 from citeqa.qa.types import Answer, Hit, Outcome
 from citeqa.text import has_cjk
