@@ -90,7 +90,7 @@ class Settings:
     dense_weight: float = 1.5
     bm25_weight: float = 1.0
     # None: the values `citeqa eval --calibrate` chose on the dev split, written once in
-    # ``qa.grounding.AbstainSettings``. Under abstain_threshold: not found; at or above
+    # ``qa.decision.score.AbstainSettings``. Under abstain_threshold: not found; at or above
     # answer_threshold: answered; between the two: uncertain (a quote shown as possibly not the answer).
     abstain_threshold: float | None = None
     answer_threshold: float | None = None

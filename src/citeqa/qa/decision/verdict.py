@@ -25,7 +25,7 @@ class Explanation:
     content_free: bool = False
 
     def outcome(self, settings: AbstainSettings) -> Outcome:
-        """Answered, not found or a conversation turn (``grounding.outcome``; nothing to search: a turn)."""
+        """Answered, uncertain, not found or a conversation turn (``score.outcome``; nothing to search: a turn)."""
         if self.content_free:  # nothing to search for: whatever the passages score, nothing answers it
             return Outcome.CONVERSATION
         if self.evidence is None or self.answer is None:
