@@ -211,6 +211,35 @@ def test_every_answer_says_how_sure_it_is(new_tab, server):
     tab.shot("confidence")
 
 
+CONTRAST = """el => {
+  const rgb = (c) => c.match(/[\\d.]+/g).slice(0, 3).map(Number).map((v) => {
+    v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+  const lum = (c) => { const [r, g, b] = rgb(c); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const s = getComputedStyle(el), [a, b] = [lum(s.color), lum(s.backgroundColor)];
+  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}"""
+
+
+def test_phone_targets_are_big_enough_and_dark_mode_readable(new_tab, server):
+    """UX P4 and P8: 「複製答案」 was a blank white pill in dark mode (contrast 1.03:1), a highlighted quote
+    white on pale yellow; on a phone [1], 複製答案 and 在文件中開啟 were 18-28 px targets."""
+    tab = new_tab(PHONE)
+    open_chat(tab, server + "/?__theme=dark")
+    page = tab.page
+    ask(page, "駐孟買辦事處何時揭牌？")
+    bubble = page.locator(".citeqa-bubble").last
+    bubble.locator("details.citeqa-msrc > summary").click()
+    targets = {"[1]": bubble.locator("a.citeqa-cite").first, "copy": bubble.locator(".citeqa-copy"),
+               "sources": bubble.locator("details.citeqa-msrc > summary"),
+               "open": bubble.locator(".citeqa-links a").first}
+    for name, target in targets.items():
+        box = target.bounding_box()
+        assert box and box["height"] >= 44 and box["width"] >= 44, (name, box)
+    assert bubble.locator(".citeqa-copy").evaluate(CONTRAST) >= 4.5
+    assert bubble.locator(".citeqa-source mark").first.evaluate(CONTRAST) >= 4.5
+    tab.shot("phone-dark")
+
+
 def test_follow_up_is_answered_as_its_own_question(new_tab, server):
     """「那帛琉呢？」 after a question about the December trip's stop in the Marshall Islands is answered
     about Palau, and the chat shows how it understood it."""

@@ -42,7 +42,7 @@ CSS = """
 .citeqa-conf-mid { color: #6b4e00; border-color: #e0c36a; background: #fffbe6; }
 .citeqa-conf-low { color: #b42318; border-color: #fda29b; background: #fef3f2; }
 .citeqa-tools { display: flex; gap: 12px; align-items: center; margin-top: 6px; flex-wrap: wrap; }
-.citeqa-copy { border: 1px solid #d0d7de; background: #f6f8fa; border-radius: 6px; padding: 1px 10px;
+.citeqa-copy { border: 1px solid #d0d7de; background: #f6f8fa; color: #24292f; border-radius: 6px; padding: 1px 10px;
   font-size: 0.85em; cursor: pointer; }
 details.citeqa-msrc { margin-top: 6px; }
 details.citeqa-msrc > summary { cursor: pointer; color: #2f6feb; font-size: 0.9em; }
@@ -59,7 +59,17 @@ details.citeqa-msrc > summary { cursor: pointer; color: #2f6feb; font-size: 0.9e
 .citeqa-source .citeqa-label { font-weight: 600; }
 .citeqa-source .citeqa-section { color: #57606a; font-size: 0.85em; margin: 2px 0 6px 0; }
 .citeqa-source .citeqa-passage { margin: 0; line-height: 1.7; white-space: pre-wrap; }
-.citeqa-source mark { background: #fff1a8; color: inherit; padding: 1px 0; border-radius: 2px; }
+.citeqa-source mark { background: #fff1a8; color: #1f2328; padding: 1px 0; border-radius: 2px; }
+/* Dark theme (Gradio sets .dark): text on the chat's light pills and highlights keeps its own colour. */
+.dark .citeqa-copy { background: #2d333b; color: #e6edf3; border-color: #545d68; }
+/* Phones: every control is at least 44 px square to the finger (padding on inline links widens what a
+   tap hits without moving the text around it). */
+@media (max-width: 760px) {
+  .citeqa-answer a.citeqa-cite { padding: 12px 10px; margin: -12px -4px; }
+  .citeqa-copy { min-height: 44px; min-width: 88px; padding: 8px 14px; }
+  .citeqa-source .citeqa-links a, details.citeqa-msrc > summary { display: inline-block; min-height: 44px;
+    line-height: 44px; padding: 0 8px; }
+}
 .citeqa-source .citeqa-file { color: #57606a; font-size: 0.8em; margin-top: 6px; }
 .citeqa-source .citeqa-links { display: flex; gap: 14px; margin-top: 4px; font-size: 0.85em; }
 """
