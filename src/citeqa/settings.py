@@ -124,7 +124,7 @@ class Settings:
             raise SettingError(_name("bm25_weight"), self.bm25_weight, "the two weights must not both be 0")
         for name in ("abstain_threshold", "answer_threshold"):
             if getattr(self, name) is not None:
-                _in_range(name, getattr(self, name), -10.0, 10.0)
+                _in_range(name, getattr(self, name), 0.0, 1.0)  # thresholds on the confidence
         if None not in (self.abstain_threshold, self.answer_threshold) and (
             self.answer_threshold < self.abstain_threshold  # type: ignore[operator]
         ):

@@ -10,7 +10,7 @@ import dataclasses
 import pytest
 
 from citeqa.eval.dataset import load_eval_set
-from citeqa.qa.decision.score import AbstainSettings, Evidence, grounding_score, outcome
+from citeqa.qa.decision.score import SLOT_SLACK, AbstainSettings, Evidence, log_odds, outcome
 from citeqa.qa.extractive import ExtractiveAnswerer
 from citeqa.qa.slots import numbers_found, question_type
 from citeqa.qa.types import Outcome
@@ -97,9 +97,25 @@ SCHOOLS = "大学|学院|学校|中学|高中|国中|小学|女中"
         ("半導體實驗室設在哪一所大學？", "institution", SCHOOLS, "該大學表示歡迎", False),
         ("比賽冠軍是哪一所學校？", "institution", SCHOOLS, "與當地高中生交流", False),  # students, not a school
         ("Which university hosts the lab?", "institution", SCHOOLS, "設於 (Slovak University of Technology)", True),
+        # A list asked for needs more than one item of its kind; a count of the items is not a list of them.
+        ("訪台的 4 位州長分別來自美國哪些州？", "state", "", "本年 4 位美國州長率團訪台", False),
+        ("訪台的 4 位州長分別來自美國哪些州？", "state", "", "亞利桑那州、印第安納州等 4 位州長率團訪台", True),
+        ("訪台的州長來自哪個州？", "state", "", "亞利桑那州州長率團訪台", True),
+        ("第 53 屆論壇是在東加的哪個城市舉行？", "place", "", "第 53 屆論壇在東加舉行", False),  # the question's own place
+        ("賴總統就職典禮的國王團是哪一國的國王？", "country", "", "國王團出席賴總統就職典禮", False),
+        ("賴總統就職典禮的國王團是哪一國的國王？", "country", "", "史瓦帝尼國王率團出席賴總統就職典禮", True),
+        ("考察團在智利是跟哪個機構簽合作備忘錄？", "organisation", "", "考察團赴智利簽署合作備忘錄", False),
+        ("考察團在智利是跟哪個機構簽合作備忘錄？", "organisation", "", "考察團與智利生產促進局簽署合作備忘錄", True),
+        ("探親簽證放寬後最長可以停留多久？", "duration", "", "放寬外籍父母探親簽證", False),
+        ("探親簽證放寬後最長可以停留多久？", "duration", "", "停留期限延長為 180 天", True),
+        ("為什麼台灣無法參加大會？", "reason", "", "台灣未能參加大會", False),
+        ("為什麼台灣無法參加大會？", "reason", "", "由於中國阻撓，台灣未能參加大會", True),
+        ("申換護照要符合哪些條件？", "any", "", "推出有條件式線上申換護照", False),
+        ("申換護照要符合哪些條件？", "any", "", "須年滿 18 歲、護照效期內及未曾遺失", True),
     ],
 )
 def test_question_types(question, kind, unit, sentence, ok):
+    """The slot table: the kind each question asks for, and whether a sentence holds one."""
     qt = question_type(question)
     assert (qt.kind, qt.unit) == (kind, unit)
     assert qt.satisfied_by(sentence) is ok
@@ -128,23 +144,24 @@ def test_a_year_the_documents_never_mention_is_not_answered(fake_engine):
     assert ev is not None and ev.numbers_quoted is None
 
 
-def test_grounding_score_combines_signals():
-    s = AbstainSettings(threshold=0.85, w_coverage=0.1, type_penalty=0.2, cross_lingual_bonus=0.05)
-    assert grounding_score(Evidence(0.8, 1.0, None), s) == pytest.approx(0.9)
-    assert grounding_score(Evidence(0.8, None, None), s) == pytest.approx(0.85)
-    assert grounding_score(Evidence(0.9, 1.0, 1.0), s) == pytest.approx(0.8)  # no sentence has the type
-    assert grounding_score(Evidence(0.9, 1.0, 0.04), s) == pytest.approx(1.0)  # within the slot slack
-    assert grounding_score(Evidence(0.9, 1.0, 0.3), s) == pytest.approx(0.8)  # typed, but off the subject
-    assert outcome(Evidence(0.8, 1.0, 0.0), s) is Outcome.ANSWERED
-    assert outcome(Evidence(0.9, 1.0, 1.0), s) is not Outcome.ANSWERED
-    assert grounding_score(Evidence(0.9, 1.0, 0.0, numbers_quoted=False), s) == pytest.approx(0.8)
-    assert grounding_score(Evidence(0.9, 1.0, 1.0, numbers_quoted=False), s) == pytest.approx(0.8)  # one penalty
+def test_the_model_adds_each_signal_once():
+    s = AbstainSettings(threshold=0.5, intercept=-8.0, weights=(10.0, -2.0, -1.0, -5.0, 0.5))
+    assert log_odds(Evidence(0.9, False, None), s) == pytest.approx(1.0)
+    assert log_odds(Evidence(0.9, True, None), s) == pytest.approx(1.5)  # cross-lingual cosines run lower
+    assert log_odds(Evidence(0.9, False, 1.0), s) == pytest.approx(-1.0)  # no sentence has the type
+    assert log_odds(Evidence(0.9, False, SLOT_SLACK - 0.01), s) == pytest.approx(1.0)  # within the slot slack
+    assert log_odds(Evidence(0.9, False, 0.3), s) == pytest.approx(-1.0)  # typed, but off the subject
+    assert log_odds(Evidence(0.9, False, 0.0, numbers_quoted=False), s) == pytest.approx(0.0)
+    assert log_odds(Evidence(0.9, False, None, background_cosine=0.95), s) == pytest.approx(0.75)  # generic text wins
+    assert log_odds(Evidence(0.9, False, None, background_cosine=0.85), s) == pytest.approx(1.0)  # documents win
+    assert outcome(Evidence(0.9, False, 0.0), s) is Outcome.ANSWERED
+    assert outcome(Evidence(0.9, False, 1.0), s) is not Outcome.ANSWERED
 
 
 def test_the_answer_type_must_stand_where_the_subject_is(fake_engine):
     """A date in a paragraph about something else does not say when the Mumbai office opened."""
     ev = fake_engine.answerer.explain("駐孟買辦事處的處長是誰？").evidence
-    assert ev is not None and ev.slot_gap is not None and ev.slot_gap > AbstainSettings().slot_slack
+    assert ev is not None and ev.slot_gap is not None and ev.slot_gap > SLOT_SLACK
     ev = fake_engine.answerer.explain("駐孟買辦事處何時揭牌？").evidence
     assert ev is not None and ev.slot_gap == 0.0
 

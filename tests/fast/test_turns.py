@@ -79,8 +79,8 @@ def test_outcome_and_grounded_agree_in_every_answer():
 
 
 def test_the_decision_is_one_function_of_the_evidence():
-    s = AbstainSettings(threshold=0.8, w_background=10.0, conversation_margin=0.05)
-    on_topic = Evidence(0.86, 1.0, None, None, chat_cosine=0.80, generic_cosine=0.82, background_cosine=0.80)
+    s = AbstainSettings(threshold=0.5, intercept=-33.2, weights=(40.0, 0.0, 0.0, -100.0, 0.0), conversation_margin=0.05)
+    on_topic = Evidence(0.86, False, None, None, chat_cosine=0.80, generic_cosine=0.82, background_cosine=0.80)
     generic = dataclasses.replace(on_topic, background_cosine=0.90)  # generic text matches better
     greeting = dataclasses.replace(on_topic, chat_cosine=0.95, generic_cosine=0.85)
     assert outcome(on_topic, s) is Outcome.ANSWERED

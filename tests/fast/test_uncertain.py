@@ -12,19 +12,21 @@ import pytest
 from citeqa.errors import SettingError
 from citeqa.eval.calibrate import Sample, _Columns, calibrate, held_out_figures
 from citeqa.eval.run import QuestionResult, RetrieverReport
-from citeqa.qa.decision.score import AbstainSettings, Evidence, conversational, grounding_score, outcome
+from citeqa.qa.decision.score import AbstainSettings, Evidence, conversational, log_odds, outcome, sigmoid
 from citeqa.qa.decision.verdict import UNCERTAIN_NOTE, uncertain
 from citeqa.qa.types import Answer, Hit, Outcome
 from citeqa.settings import Settings
 from citeqa.ui.render import answer_html, confidence_html, sources_html
 
-S = AbstainSettings(threshold=0.7, answer_threshold=0.8, w_coverage=0.0, w_background=0.0, conversation_margin=math.inf)
+# A cosine-only model: confidence 0.5 at a cosine of 0.8, 0.88 at 0.85, 0.12 at 0.75.
+S = AbstainSettings(threshold=0.3, answer_threshold=0.7, intercept=-32.0, weights=(40.0, 0.0, 0.0, 0.0, 0.0),
+                    conversation_margin=math.inf)
 
 
 def test_two_thresholds_make_three_outcomes():
-    assert outcome(Evidence(0.85, 1.0, None), S) is Outcome.ANSWERED
-    assert outcome(Evidence(0.75, 1.0, None), S) is Outcome.UNCERTAIN
-    assert outcome(Evidence(0.65, 1.0, None), S) is Outcome.NOT_FOUND
+    assert outcome(Evidence(0.85, False, None), S) is Outcome.ANSWERED
+    assert outcome(Evidence(0.80, False, None), S) is Outcome.UNCERTAIN
+    assert outcome(Evidence(0.75, False, None), S) is Outcome.NOT_FOUND
     # An answer threshold under the not-found one leaves no uncertain band (a user raising the floor).
     assert AbstainSettings(threshold=0.9, answer_threshold=0.5).answer_threshold == 0.9
 
@@ -75,9 +77,9 @@ def test_the_chat_shows_confidence_in_words_and_the_uncertain_state_apart(bundle
 
 def _random_evidence(rng: random.Random) -> Evidence:
     maybe = lambda v: None if rng.random() < 0.2 else v  # noqa: E731
-    return Evidence(rng.uniform(0.6, 0.95), maybe(rng.random()), maybe(rng.random()),
+    return Evidence(rng.uniform(0.6, 0.95), rng.random() < 0.2, maybe(rng.random()),
                     maybe(rng.random() < 0.5), maybe(rng.uniform(0.6, 0.95)), maybe(rng.uniform(0.6, 0.95)),
-                    maybe(rng.uniform(0.6, 0.95)), maybe(rng.random()))
+                    maybe(rng.uniform(0.6, 0.95)))
 
 
 def test_calibration_scores_exactly_as_a_question_is_scored():
@@ -85,9 +87,10 @@ def test_calibration_scores_exactly_as_a_question_is_scored():
     rng = random.Random(7)
     samples = [Sample("fact", True, _random_evidence(rng)) for _ in range(300)]
     cols = _Columns(samples)
-    for s in (AbstainSettings(), S, AbstainSettings(w_coverage=0.1, w_support=0.2, type_penalty=0.1, chat_prior=0.01)):
-        expected = np.array([grounding_score(x.evidence, s) for x in samples])  # type: ignore[arg-type]
-        assert np.allclose(cols.score(s), expected)
+    other = AbstainSettings(intercept=-5.0, weights=(8.0, -2.0, -1.0, -30.0, 0.5), chat_prior=0.02)
+    for s in (AbstainSettings(), S, other):
+        expected = np.array([sigmoid(log_odds(x.evidence, s)) for x in samples])  # type: ignore[arg-type]
+        assert np.allclose(cols.confidence(s), expected)
         turns = np.array([conversational(x.evidence, s) for x in samples])  # type: ignore[arg-type]
         assert (cols.conversation(s) == turns).all()
         answered = np.array([outcome(x.evidence, s) is Outcome.ANSWERED for x in samples])  # type: ignore[arg-type]
@@ -96,9 +99,9 @@ def test_calibration_scores_exactly_as_a_question_is_scored():
 
 def test_calibration_keeps_confident_answers_to_unanswerable_questions_under_the_cap():
     rng = random.Random(3)
-    samples = [Sample("fact", True, Evidence(rng.uniform(0.75, 0.95), None, None), quote_correct=rng.random() < 0.9)
+    samples = [Sample("fact", True, Evidence(rng.uniform(0.75, 0.95), False, None), quote_correct=rng.random() < 0.9)
                for _ in range(100)]
-    samples += [Sample("unanswerable", False, Evidence(rng.uniform(0.6, 0.9), None, None)) for _ in range(100)]
+    samples += [Sample("unanswerable", False, Evidence(rng.uniform(0.6, 0.9), False, None)) for _ in range(100)]
     for cap in (0.05, 0.10, 0.20):
         result = calibrate(samples, max_false_abstain=0.03, max_confidently_wrong=cap)
         assert result.confidently_wrong <= cap and result.false_abstain_rate <= 0.03

@@ -12,25 +12,26 @@ from citeqa.eval.run import RetrieverReport
 
 # The CI gate, on the test split's single questions (never tuned on); its follow-up pairs have their
 # own gate (tests/model/test_real_followups.py). Floors and ceilings set from measurement, a few
-# questions below it (measured on the 640-question test split, December 2026: R@5 0.984, MRR 0.901,
-# answered and right 0.843, shown and right 0.911, answerable wrongly declined 0.043, confidently
-# wrong 0.195, off-topic declined 0.970, conversation turns recognised 0.972); README, "Measured".
+# questions below it (measured on the 640-question test split, December 2026, with the fitted
+# decision model: R@5 0.984, MRR 0.901, answered and right 0.836, shown and right 0.911, answerable
+# wrongly declined 0.043, confidently wrong 0.167, off-topic declined 0.955, conversation turns
+# recognised 0.972); README, "Measured".
 GATE = {
     "R@5": 0.96, "MRR@10": 0.88, "answered_right": 0.82, "shown_right": 0.89, "offtopic_declined": 0.94,
     "conversation_recognised": 0.94,
 }
 # Ceilings, so that answering more cannot buy the floors, nor declining more.
-CEILING = {"wrongly_declined": 0.06, "confidently_wrong": 0.22}
+CEILING = {"wrongly_declined": 0.06, "confidently_wrong": 0.19}
 # The blind batches kept out of calibration entirely. heldout-w4 measured: off-topic 1.0, conversation
-# 1.0, answered and right 0.792, shown and right 0.917, wrongly declined 0.042, confidently wrong 0.103.
+# 1.0, answered and right 0.792, shown and right 0.917, wrongly declined 0.042, confidently wrong 0.077.
 HELD_OUT_GATE = {"offtopic_declined": 0.9, "conversation_recognised": 0.85, "answered_right": 0.74,
                  "shown_right": 0.87}
 HELD_OUT_CEILING = {"wrongly_declined": 0.09, "confidently_wrong": 0.16}
 # heldout-w8 (near misses that name a different value of the same kind, domain-near general knowledge)
 # measured: answered and right 0.914, shown and right 0.943, wrongly declined 0.043, confidently wrong
-# 0.266 — the figure this release cannot bring down (README, "Measured"); the ceiling keeps it from growing.
+# 0.202 — over the 0.10 target (README, "Measured"); the ceiling keeps it from growing.
 W8_GATE = {"answered_right": 0.88, "shown_right": 0.91}
-W8_CEILING = {"wrongly_declined": 0.07, "confidently_wrong": 0.31}
+W8_CEILING = {"wrongly_declined": 0.07, "confidently_wrong": 0.24}
 
 
 def _failures(m, floors, ceilings):

@@ -123,7 +123,8 @@ def _add_eval_command(sub: Subparsers) -> None:
     e.add_argument("--json", action="store_true", help='print {"questions": N, "retrievers": {...}}')
     e.add_argument("--report", type=Path, metavar="DIR", help="write report.md, report.json, report.png")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
-    e.add_argument("--calibrate", action="store_true", help="fit the abstention threshold (on --split, default dev)")
+    e.add_argument("--calibrate", action="store_true",
+                   help="fit the decision model and its thresholds (on --split, default dev)")
     e.add_argument(
         "--max-false-abstain",
         type=float,
@@ -136,8 +137,6 @@ def _add_eval_command(sub: Subparsers) -> None:
         default=0.10,
         help="calibration cap on answered questions the documents do not answer (the answer threshold)",
     )
-    e.add_argument("--objective", choices=("declined", "answered"), default="declined",
-                   help="with --calibrate: rank weights by questions declined, or by right confident answers")
     e.add_argument("--cv", type=int, default=0, metavar="K",
                    help="with --calibrate: also report K-fold cross-validated figures of the calibration")
     e.set_defaults(func=commands.cmd_eval)

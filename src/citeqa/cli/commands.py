@@ -157,10 +157,9 @@ def _calibrate(args: argparse.Namespace) -> int:
     split = args.split or "dev"
     questions = load_eval_set(args.eval_set, split)
     samples = collect(open_engine(args), questions)
-    caps = {"max_false_abstain": args.max_false_abstain, "max_confidently_wrong": args.max_confidently_wrong,
-            "objective": args.objective}
+    caps = {"max_false_abstain": args.max_false_abstain, "max_confidently_wrong": args.max_confidently_wrong}
     result = calibrate(samples, **caps)
-    out = {"split": split, **asdict(result)}
+    out = {"split": split, **asdict(result), "model": result.weights()}
     if args.cv:
         if args.cv < 2:
             raise InputError("--cv needs at least 2 folds")
@@ -177,6 +176,8 @@ def _calibrate(args: argparse.Namespace) -> int:
             f"{result.answered_right:.1%} of answerable ones right (the rest between the thresholds: uncertain)"
         )
         print("settings:", ", ".join(f"{k}={v}" for k, v in asdict(result.settings).items()))
+        print(f"model (log-odds per unit, L2 penalty {result.penalty}):",
+              ", ".join(f"{k} {v:+.3f}" for k, v in result.weights().items()))
         if args.cv:
             figures = out["cross_validated"].items()
             print(f"{args.cv}-fold cross-validated:", ", ".join(f"{k} {v:.1%}" for k, v in figures))

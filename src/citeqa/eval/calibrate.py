@@ -1,15 +1,15 @@
 """Calibrate the answered / uncertain / not found / conversation decision on a dev split.
 
-For every question the answerer reports its evidence once (sentence cosine, key-term coverage,
-where the expected answer type stands, quoted numbers, the background bank's best matches, term
-support). A grid over the weights, the slot slack and the conversation margin, with every useful
-threshold, is searched for the setting that declines the most questions the documents do not
-answer — each slice counted alike: on-topic near misses and off-topic questions declined,
-conversation turns recognised as such — while wrongly declining at most ``max_false_abstain`` of the
-answerable ones: that threshold separates "not found" from "uncertain". Then the answer threshold is
-the lowest one that gives a confident answer to at most ``max_confidently_wrong`` of the questions the
-documents do not answer (near misses and off-topic together): between the two, the quote is shown as
-possibly not the answer. Last, a logistic maps the score to a confidence (P(the quote is right)).
+For every question the answerer reports its evidence once (``qa.decision.score.signals``). A
+logistic regression over those signals is fitted to whether the quote is right (L2-regularised, the
+penalty chosen by cross-validated log-loss), so ``confidence`` is a probability and every weight can
+be read. Then the conversation margin and the not-found threshold are searched together for the
+setting that declines the most questions the documents do not answer — each slice counted alike:
+on-topic near misses and off-topic questions declined, conversation turns recognised as such —
+while wrongly declining at most ``max_false_abstain`` of the answerable ones. Last, the answer
+threshold is the lowest one that gives a confident answer to at most ``max_confidently_wrong`` of
+the questions the documents do not answer (near misses and off-topic together): between the two,
+the quote is shown as possibly not the answer.
 """
 
 from __future__ import annotations
@@ -26,18 +26,13 @@ import numpy as np
 from citeqa.errors import InputError
 from citeqa.eval.dataset import CONVERSATION, OFFTOPIC, UNANSWERABLE, EvalQuestion
 from citeqa.eval.metrics import answer_correct
-from citeqa.qa.decision.score import AbstainSettings, Evidence
+from citeqa.qa.decision.score import SIGNALS, AbstainSettings, Evidence, signals
 from citeqa.qa.engine import Engine
 from citeqa.qa.followup import resolve_follow_up
 
-_W_COVERAGE = (0.0, 0.05, 0.1, 0.2)
-_TYPE_PENALTY = (0.0, 0.1, 0.2)
-_CROSS_LINGUAL = (0.0, 0.02, 0.04)
-_SLOT_SLACK = (0.05, 0.1, 0.2)
-_W_BACKGROUND = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0)
-_W_SUPPORT = (0.0, 0.05, 0.1, 0.2)
 _MARGINS = (0.02, 0.03, 0.04, 0.05, 0.06, 0.08, math.inf)
 _CHAT_PRIORS = (0.0, 0.005, 0.01, 0.02)
+_PENALTIES = (0.01, 0.1, 1.0, 10.0, 100.0)  # L2 strengths tried, on standardised signals
 
 
 @dataclass(frozen=True)
@@ -64,6 +59,11 @@ class Calibration:
     answered_right: float  # answerable questions answered, with a right quote
     answerable: int
     unanswerable: int
+    penalty: float = 0.0  # the L2 strength cross-validation chose
+
+    def weights(self) -> dict[str, float]:
+        """The fitted model, signal by signal (log-odds per unit), for people to read."""
+        return {"intercept": self.settings.intercept, **dict(zip(SIGNALS, self.settings.weights, strict=True))}
 
 
 def collect(engine: Engine, questions: Sequence[EvalQuestion]) -> list[Sample]:
@@ -81,101 +81,110 @@ def collect(engine: Engine, questions: Sequence[EvalQuestion]) -> list[Sample]:
 
 
 class _Columns:
-    """The samples' evidence as arrays, so one setting is scored over all of them at once."""
+    """The samples' signals as arrays, so a setting is scored over all of them at once."""
 
     def __init__(self, samples: Sequence[Sample]) -> None:
         ev = [s.evidence for s in samples]
-        has = np.array([e is not None for e in ev])
-        self.has = has
+        self.has = np.array([e is not None for e in ev])
+        rows = [signals(e) if e is not None else (0.0,) * len(SIGNALS) for e in ev]
+        self.x = np.array(rows, dtype=float).reshape(-1, len(SIGNALS))
 
-        def col(name: str, missing: float) -> np.ndarray:
-            return np.array([
-                missing if e is None or getattr(e, name) is None else float(getattr(e, name)) for e in ev
-            ])
+        def col(name: str) -> np.ndarray:
+            return np.array([np.nan if e is None or getattr(e, name) is None else float(getattr(e, name)) for e in ev])
 
-        self.cos = col("sentence_cosine", -9.0)
-        self.cov = col("coverage", np.nan)
-        self.gap = col("slot_gap", -1.0)
-        self.numbers_missing = np.array([e is not None and e.numbers_quoted is False for e in ev])
-        self.chat = col("chat_cosine", np.nan)
-        self.generic = col("generic_cosine", np.nan)
-        self.background = col("background_cosine", np.nan)
-        self.support = col("term_support", 1.0)
+        self.cos = col("sentence_cosine")
+        self.chat = col("chat_cosine")
+        self.generic = col("generic_cosine")
         self.content_free = np.array([s.content_free for s in samples])
 
-    def score(self, s: AbstainSettings) -> np.ndarray:
-        lexical = np.where(np.isnan(self.cov), s.cross_lingual_bonus, s.w_coverage * np.nan_to_num(self.cov))
-        missing = (self.gap > s.slot_slack) | self.numbers_missing
-        background = self.background
-        contrast = np.where(np.isnan(background), 0.0, np.maximum(0.0, np.nan_to_num(background) - self.cos))
-        score = self.cos + lexical - s.type_penalty * missing - s.w_background * contrast
-        return np.where(self.has, score - s.w_support * (1.0 - self.support), -np.inf)
+    def confidence(self, s: AbstainSettings) -> np.ndarray:
+        """``score.confidence`` (unrounded) of every sample; -inf without evidence."""
+        z = np.clip(s.intercept + self.x @ np.array(s.weights), -60.0, 60.0)
+        return np.where(self.has, 1.0 / (1.0 + np.exp(-z)), -np.inf)
 
     def answered(self, s: AbstainSettings) -> np.ndarray:
         """Which questions a setting answers: not a turn, nothing-to-search, and at or over the answer threshold."""
         turn = self.conversation(s) | self.content_free
-        return ~turn & (self.score(s) >= s.answer_threshold)
+        return ~turn & (self.confidence(s) >= s.answer_threshold)
 
     def conversation(self, s: AbstainSettings) -> np.ndarray:
         chat = np.nan_to_num(self.chat, nan=-9.0)
         nearer_chat = chat + s.chat_prior > np.nan_to_num(self.generic, nan=9.0)
-        return self.has & nearer_chat & (chat - self.cos >= s.conversation_margin)
+        return self.has & nearer_chat & (chat - np.nan_to_num(self.cos, nan=9.0) >= s.conversation_margin)
 
 
-OBJECTIVES = ("answered", "declined")
+def fit_logistic(x: np.ndarray, y: np.ndarray, penalty: float) -> tuple[float, np.ndarray]:
+    """(intercept, weights) of an L2-regularised logistic regression, in the signals' own units.
+
+    Newton's method on standardised columns (the penalty treats every signal alike; the intercept is
+    not penalised), then mapped back so that ``intercept + x @ weights`` is the log-odds.
+    """
+    mu = x.mean(axis=0)
+    sd = x.std(axis=0)
+    sd = np.where(sd > 1e-9, sd, 1.0)  # a constant signal keeps weight 0
+    z = np.c_[np.ones(len(x)), (x - mu) / sd]
+    ridge = penalty * np.diag(np.r_[0.0, np.ones(x.shape[1])])
+    w = np.zeros(z.shape[1])
+    for _ in range(100):
+        p = 1.0 / (1.0 + np.exp(-np.clip(z @ w, -60, 60)))
+        step = np.linalg.solve((z.T * (p * (1 - p))) @ z + ridge + 1e-9 * np.eye(len(w)), z.T @ (p - y) + ridge @ w)
+        w -= step
+        if np.abs(step).max() < 1e-10:
+            break
+    weights = w[1:] / sd
+    return float(w[0] - weights @ mu), weights
+
+
+def _log_loss(x: np.ndarray, y: np.ndarray, intercept: float, weights: np.ndarray) -> float:
+    p = np.clip(1.0 / (1.0 + np.exp(-np.clip(intercept + x @ weights, -60, 60))), 1e-9, 1 - 1e-9)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def _choose_penalty(x: np.ndarray, y: np.ndarray, folds: int = 5) -> float:
+    """The L2 strength with the lowest cross-validated log-loss (folds dealt round-robin)."""
+    fold = np.arange(len(x)) % folds
+    if len(x) < 2 * folds:
+        return 1.0
+
+    def loss(penalty: float) -> float:
+        parts = [_log_loss(x[fold == f], y[fold == f], *fit_logistic(x[fold != f], y[fold != f], penalty))
+                 for f in range(folds)]
+        return float(np.mean(parts))
+
+    return min(_PENALTIES, key=loss)
 
 
 def calibrate(
     samples: Sequence[Sample], max_false_abstain: float = 0.03, max_confidently_wrong: float = 0.10,
-    objective: str = "declined",
 ) -> Calibration:
-    """The weights and not-found threshold under the first cap, the answer threshold under the second.
-
-    ``objective`` ranks the weights: ``declined``, the most declined at the not-found threshold (then
-    the most right answers); ``answered``, the most right answers under the confidently-wrong cap.
-    ``declined`` is the default because its confidently-wrong rate holds under the cap when
-    cross-validated on dev (0.092 at a 0.10 cap, 5 folds) and ``answered``'s does not (0.114): it
-    fits the cap to dev's own unanswerable questions.
-    """
-    if objective not in OBJECTIVES:
-        raise InputError(f"unknown calibration objective {objective!r}; choose one of {', '.join(OBJECTIVES)}")
+    """The model, then the not-found threshold under the first cap, the answer threshold under the second."""
     answerable = np.array([s.answerable for s in samples])
     kinds = np.array([s.kind for s in samples])
     slices = [k for k in (UNANSWERABLE, OFFTOPIC, CONVERSATION) if (kinds == k).any()]
     if not answerable.any() or not slices:
         raise InputError("calibration needs answerable and unanswerable questions in the eval set")
     cols = _Columns(samples)
-    allowed = int(max_false_abstain * answerable.sum())  # answerable questions we may lose
-    grid = product(_W_COVERAGE, _TYPE_PENALTY, _CROSS_LINGUAL, _SLOT_SLACK, _W_BACKGROUND, _W_SUPPORT)
-    found = [
-        _best_threshold(
-            AbstainSettings(
-                threshold=0.0, w_coverage=wc, type_penalty=tp, slot_slack=ss, cross_lingual_bonus=cl,
-                w_background=wb, w_support=ws,
-            ),
-            cols, answerable, kinds, slices, allowed,
-        )
-        for wc, tp, cl, ss, wb, ws in grid
-    ]
-    candidates = [f for f in found if f is not None]
-    if not candidates:
-        raise InputError("no setting keeps wrong abstentions under the cap; raise --max-false-abstain")
     right = np.array([s.quote_correct for s in samples])
-
-    def answering(found: Found) -> tuple[float, tuple[float, float], AbstainSettings, dict[str, float]]:
-        """Right answers given at the answer threshold the cap allows; then the declined rates."""
-        full = _with_answer_threshold(found[1], cols, kinds, max_confidently_wrong)
-        return float((cols.answered(full) & right)[answerable].mean()), found[0], full, found[2]
-
-    order = (lambda a: (a[0], a[1])) if objective == "answered" else (lambda a: (a[1], a[0]))
-    *_, chosen, rates = max((answering(f) for f in candidates), key=order)
-    chosen = _fit_confidence(chosen, cols, samples)
+    y = (answerable & right).astype(float)  # a quote is right only for a question the documents answer
+    train = cols.has & ~cols.content_free
+    if len(set(y[train])) < 2:
+        raise InputError("calibration needs questions answered right and others among those with a quote")
+    penalty = _choose_penalty(cols.x[train], y[train])
+    intercept, weights = fit_logistic(cols.x[train], y[train], penalty)
+    model = AbstainSettings(intercept=round(intercept, 6), weights=tuple(round(float(w), 6) for w in weights))
+    allowed = int(max_false_abstain * answerable.sum())  # answerable questions we may lose
+    found = _best_threshold(model, cols, answerable, kinds, slices, allowed)
+    if found is None:
+        raise InputError("no setting keeps wrong abstentions under the cap; raise --max-false-abstain")
+    _, chosen, rates = found
+    chosen = _with_answer_threshold(chosen, cols, kinds, max_confidently_wrong)
     answered = cols.answered(chosen)
     declinable = np.isin(kinds, (UNANSWERABLE, OFFTOPIC))
     return Calibration(
         chosen, round(rates.get(UNANSWERABLE, 0.0), 4), _round(rates.get(OFFTOPIC)), _round(rates.get(CONVERSATION)),
         round(rates["false"], 4), round(float(answered[declinable].mean()) if declinable.any() else 0.0, 4),
         round(float((answered & right)[answerable].mean()), 4), int(answerable.sum()), int((~answerable).sum()),
+        penalty,
     )
 
 
@@ -186,7 +195,7 @@ def held_out_figures(chosen: AbstainSettings, samples: Sequence[Sample]) -> dict
     answerable = np.array([s.answerable for s in samples])
     right = np.array([s.quote_correct for s in samples])
     turn = cols.conversation(chosen) | cols.content_free
-    shown = ~turn & (cols.score(chosen) >= chosen.threshold)
+    shown = ~turn & (cols.confidence(chosen) >= chosen.threshold)
     answered = cols.answered(chosen)
     declinable = np.isin(kinds, (UNANSWERABLE, OFFTOPIC))
     return {
@@ -218,7 +227,7 @@ def _with_answer_threshold(s: AbstainSettings, cols: _Columns, kinds: np.ndarray
     if not declinable.any():
         return s
     taken = cols.conversation(s) | cols.content_free
-    scores = np.sort(cols.score(s)[declinable & ~taken])[::-1]  # highest first
+    scores = np.sort(cols.confidence(s)[declinable & ~taken])[::-1]  # highest first
     allowed = int(cap * declinable.sum())
     if allowed >= len(scores):
         return dataclasses.replace(s, answer_threshold=s.threshold)
@@ -236,7 +245,7 @@ def _best_threshold(
     Thresholds tried are just under one of the ``allowed`` lowest answerable scores: a lower one may
     decline as much while losing fewer answerable questions.
     """
-    score = cols.score(probe)
+    score = cols.confidence(probe)
     best: Found | None = None
     for margin, prior in product(_MARGINS, _CHAT_PRIORS):
         turns = dataclasses.replace(probe, conversation_margin=margin, chat_prior=prior)
@@ -264,26 +273,6 @@ def _rates(answered: np.ndarray, conversation: np.ndarray, kinds: np.ndarray, sl
         hit = conversation[mask] if k == CONVERSATION else ~answered[mask]
         out[k] = float(hit.mean())
     return out
-
-
-def _fit_confidence(s: AbstainSettings, cols: _Columns, samples: Sequence[Sample]) -> AbstainSettings:
-    """Logistic P(right | score − threshold), by maximum likelihood over a grid (robust when classes separate).
-
-    A question answered right counts 1; a wrong quote, or any quote for a question the documents do
-    not answer, 0.
-    """
-    x = cols.score(s) - s.threshold
-    y = np.array([1.0 if (sm.answerable and sm.quote_correct) else 0.0 for sm in samples])
-    keep = np.isfinite(x)
-    x, y = x[keep], y[keep]
-    best = (-np.inf, 40.0, 0.0)
-    for slope in (5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 320.0):
-        for offset in np.arange(-4.0, 4.01, 0.25):
-            p = np.clip(1.0 / (1.0 + np.exp(-np.clip(slope * x + offset, -60, 60))), 1e-9, 1 - 1e-9)
-            ll = float(np.sum(y * np.log(p) + (1 - y) * np.log(1 - p)))
-            if ll > best[0]:
-                best = (ll, slope, float(offset))
-    return dataclasses.replace(s, confidence_slope=best[1], confidence_offset=round(best[2], 2))
 
 
 def _round(v: float | None) -> float | None:

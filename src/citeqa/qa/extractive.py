@@ -123,13 +123,11 @@ class ExtractiveAnswerer:
         ]
         chosen = [best, *others[: self.settings.max_quotes - 1]]
         quoted = " ".join(c.hit.passage.text[c.start : c.end] for c in chosen)
-        passage_cov = _coverage(weights, self.index.tokenizer.document_terms(hits[0].passage.embed_text))
         evidence = Evidence(
             sentence_cosine=best.cosine,
-            coverage=None if passage_cov is None else max(best.coverage or 0.0, passage_cov),
-            slot_gap=_slot_gap(cands) if qtype.kind != "any" else None,
+            cross_lingual=weights is None,
+            slot_gap=_slot_gap(cands) if qtype.kind != "any" or qtype.list else None,
             numbers_quoted=self._numbers_quoted(question, quoted),
-            term_support=len(set(known)) / len(set(terms)) if terms else None,
         )
         if self.background is not None:
             chat, generic, passage = self.background.closest(self.embedder.encode_queries([query])[0])

@@ -25,6 +25,7 @@ from functools import lru_cache
 from typing import Any
 
 from citeqa.text import fold, has_cjk
+from citeqa.text.questions import ASKING  # a topic with a question word is a question of its own
 
 # A follow-up is short: counted in CJK characters plus Latin words (so English is not penalised).
 _MAX_UNITS = 20
@@ -39,11 +40,6 @@ _ZH_ELLIPSIS = re.compile(
 )
 _EN_ELLIPSIS = re.compile(r"^(?:and\s+(?:(?:what|how)\s+about\s+)?|(?:what|how)\s+about\s+)(?P<x>.+?)\s*[?.!]*$", re.I)
 _ARTICLE = re.compile(r"^(?:the|in|on|for|at)\s+", re.IGNORECASE)
-# Words that ask (folded): a topic with one of them is a question of its own, not an ellipsis.
-_ASKING = re.compile(
-    r"什么|谁|哪|几|多少|多久|多高|多长|多大|何|怎|如何|吗|是否|啥|\b(?:how|what|which|who|whom|when|where|why)\b",
-    re.IGNORECASE,
-)
 # Pronouns that point back (folded), and the same in English; a first or second person talks to us.
 _ANAPHORA = frozenset(
     "他 她 它 他们 她们 它们 该 此 这 这个 那个 这些 那些 这次 那次 这项 那项 此次 当时".split()  # noqa: SIM905 - reads as a word list
@@ -127,7 +123,7 @@ def _ellipsis_topic(question: str, tokens: list[tuple[str, str, int]]) -> str | 
     else:
         return None
     x = _ARTICLE.sub("", x.strip(" ，,、"))
-    if not x or _ASKING.search(fold(x)) or _SPEAKERS.search(x):
+    if not x or ASKING.search(fold(x)) or _SPEAKERS.search(x):
         return None
     own = [(w, t) for w, t, _ in _tags(x) if w.strip()]
     verb = len(own) > 1 and any(t.startswith("v") and t != "vn" for _, t in own)  # one word: a noun tagged v (預算)
@@ -149,7 +145,7 @@ def _leans(question: str, tokens: list[tuple[str, str, int]]) -> bool:
     if any(word in _ANAPHORA and tag == "r" for word, tag, _ in tokens):
         return True
     folded = fold(question)
-    if not has_cjk(question) or not _ASKING.search(folded) or _SPEAKERS.search(folded):
+    if not has_cjk(question) or not ASKING.search(folded) or _SPEAKERS.search(folded):
         return False  # no question word: a conversation turn ("謝謝"); 你/我: about the conversation
     return not nouns
 
@@ -182,7 +178,7 @@ def _in_focus(previous: str, spans: list[_Span]) -> _Span:
     ``哪些歐洲國家派軍艦通過台灣海峽`` + 荷蘭 replaces 歐洲, ``台灣和日本簽了什麼`` + 韓國 replaces 日本;
     without a question word, the last span (ties go to the later one too).
     """
-    words = [m.span() for m in _ASKING.finditer(_same_length_fold(previous))]
+    words = [m.span() for m in ASKING.finditer(_same_length_fold(previous))]
     if not words:
         return spans[-1]
 

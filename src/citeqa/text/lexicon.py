@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 from citeqa.text.fold import fold
+from citeqa.text.questions import QUESTION_WORDS_ZH
 
 # Sentences whose terms are remembered: every question re-reads the sentences of its top passages,
 # and a deployment's hot passages number in the thousands, not millions (~1 KiB each).
@@ -16,11 +17,13 @@ _DOCUMENT_TEXTS = 16384
 _QUOTED = re.compile(r"「([^「」]{2,12})」")
 _WORD = re.compile(r"\w", re.UNICODE)
 # Function words that carry no topic. Kept short: over-pruning hurts recall on short questions.
+# The Chinese question words come from ``text.questions``; of the English ones, "who" stays a term
+# (lower-cased, it is also the WHO).
 STOPWORDS = frozenset(
     "的 了 及 与 和 在 是 我 等 之 其 并 也 或 对 为 于 将 以 由 向 与 共 各 该 此 本 有 中 从 被 把 已 均 "  # noqa: SIM905 - reads as a word list
-    "吗 呢 么 什么 哪 哪些 几 多少 何时 何 谁 如何 怎么 怎样 是否 请问 请 这 那 个 年 月 日 "
+    "么 请问 请 这 那 个 年 月 日 "
     "the a an of to in on for and or is are was were what which when where how does did".split()
-)
+) | frozenset(QUESTION_WORDS_ZH)
 
 
 def quoted_terms(texts: Iterable[str]) -> list[str]:
