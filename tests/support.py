@@ -27,6 +27,7 @@ import pytest
 
 from citeqa.errors import InputError
 from citeqa.qa.types import Answer
+from citeqa.ui.api import AnswerOut, HitOut
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
@@ -35,9 +36,10 @@ ARTIFACTS = REPO / "test-artifacts"
 TOKEN = "s3cret-token"
 PREFIX = "/citeqa"
 ALLOWED = "http://intranet.example"
-HIT_KEYS = {"id", "section", "label", "text", "score", "source", "start", "end"}
-# The contract: question, answer, grounded, citations; then outcome and confidence, added later.
-ANSWER_KEYS = {"question", "answer", "grounded", "citations", "outcome", "confidence"}
+# The keys every hit and answer carries, derived from the HTTP contract's models (ui.api); the stable
+# keys other tools rely on are checked against them in tests/fast/test_api_contract.py.
+HIT_KEYS = {k for k, f in HitOut.model_fields.items() if f.is_required()}
+ANSWER_KEYS = {k for k, f in AnswerOut.model_fields.items() if f.is_required()}
 MARKER = re.compile(r"\[(\d+)\]")
 
 

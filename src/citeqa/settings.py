@@ -61,7 +61,8 @@ _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 _COLLECTION = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,200}$")
 
 
-def _default_data_dir() -> Path:
+def default_data_dir() -> Path:
+    """The user's data directory for citeqa (platformdirs): the index, and the chat's conversations, by default."""
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("citeqa"))
@@ -145,7 +146,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from ``CITEQA_<FIELD>`` variables; ``overrides`` (non-None) win."""
         env = os.environ if env is None else env
-        data_dir = Path(env.get("CITEQA_DATA_DIR") or _default_data_dir()).expanduser()
+        data_dir = Path(env.get("CITEQA_DATA_DIR") or default_data_dir()).expanduser()
         values: dict[str, Any] = {
             "index_dir": Path(env.get("CITEQA_INDEX_DIR") or data_dir / "index").expanduser(),
             "cache_dir": Path(env.get("CITEQA_CACHE_DIR") or _default_cache_dir()).expanduser(),

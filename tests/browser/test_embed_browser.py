@@ -1,4 +1,7 @@
-"""The embed page and its three ways to embed the chat, on this server and pasted into another origin."""
+"""The embed page and its ways to embed the chat, on this server and pasted into another origin.
+
+The ``<citeqa-chat>`` widget has its own file (test_widget_browser.py).
+"""
 
 from __future__ import annotations
 
@@ -13,25 +16,29 @@ from support import PREFIX, TOKEN
 XSS = "<img src=x onerror=window.__xss=1>"
 
 
-def test_embed_page_lists_three_snippets(new_tab, guarded):
+def test_embed_page_lists_four_snippets(new_tab, guarded):
     tab = new_tab()
     tab.page.goto(f"{guarded}/embed?token={TOKEN}", wait_until="load")
     codes = tab.page.locator("pre code").all_inner_texts()
-    assert len(codes) == 3
-    assert "<iframe" in codes[0] and f"{PREFIX}/" in codes[0]
-    assert "<gradio-app" in codes[1] and f"{PREFIX}/static/gradio/gradio.js" in codes[1]
+    assert len(codes) == 4
+    assert f"{PREFIX}/widget.js" in codes[0] and "<citeqa-chat>" in codes[0]
+    assert "<iframe" in codes[1] and f"{PREFIX}/embed/frame" in codes[1] and "citeqa:height" in codes[1]
     assert f"{PREFIX}/api/ask" in codes[2] and "textContent" in codes[2]
+    assert "<gradio-app" in codes[3] and f"{PREFIX}/static/gradio/gradio.js" in codes[3]
+    assert TOKEN not in tab.page.content()  # the page tells how to sign in without handing out the token
     tab.shot("embed-page")
 
 
 def test_demo_iframe(new_tab, guarded):
-    """The iframe at its stated size shows the whole question box and the send button."""
+    """The iframe takes the chat's height (posted by /embed/frame) and shows the question box and send button."""
     tab = new_tab(DESKTOP)
     tab.page.goto(f"{guarded}/embed/demo/iframe?token={TOKEN}", wait_until="load")
-    frame = tab.page.frame_locator("iframe")
+    frame = tab.page.frame_locator("iframe").frame_locator("iframe")  # the host's iframe holds /embed/frame
     frame.locator("#citeqa-question textarea").wait_for(timeout=WAIT_MS)
+    tab.page.wait_for_function("document.querySelector('iframe').style.height !== '640px'", timeout=WAIT_MS)
     outer = tab.page.locator("iframe").bounding_box()
-    assert outer and outer["height"] == 860
+    chat = tab.page.frame_locator("iframe").locator("body").evaluate("b => b.scrollHeight")
+    assert outer and abs(outer["height"] - chat) <= 2, (outer, chat)
     for sel in ("#citeqa-question textarea", "#citeqa-send"):
         box = frame.locator(sel).bounding_box()  # page coordinates
         assert box and outer["y"] <= box["y"] and box["y"] + box["height"] <= outer["y"] + outer["height"], sel
@@ -85,17 +92,18 @@ def test_demo_js_snippet(new_tab, guarded):
 
 
 def test_copied_snippets_work_on_another_origin(new_tab, server, host_site):
-    """Paste the three snippets from /embed into pages of another origin, as an intranet author would."""
+    """Paste the snippets from /embed into pages of another origin, as an intranet author would (the widget's
+    own file covers ``<citeqa-chat>``)."""
     embed = httpx.get(f"{server}/embed").text
     snippets = [html.unescape(code) for code in re.findall(r"<pre><code>(.*?)</code></pre>", embed, re.S)]
-    assert len(snippets) == 3
-    for name, snippet in zip(("iframe", "webcomponent", "js"), snippets, strict=True):
+    assert len(snippets) == 4
+    for name, snippet in zip(("widget", "iframe", "js", "webcomponent"), snippets, strict=True):
         host_site.pages[f"/{name}.html"] = f'<!doctype html><meta charset="utf-8"><body>{snippet}</body>'
     tab = new_tab()
     page = tab.page
 
     page.goto(f"{host_site.origin}/iframe.html", wait_until="load")
-    frame = page.frame_locator("iframe")
+    frame = page.frame_locator("iframe").frame_locator("iframe")
     frame.locator("#citeqa-question textarea").wait_for(timeout=WAIT_MS)
     ask(frame, "駐孟買辦事處何時揭牌？")
     assert "10 月" in frame.locator(".citeqa-answer").last.inner_text()

@@ -168,3 +168,24 @@ def test_gradio_client_gets_the_answer_object(server):
     question = "<img src=x onerror=alert(1)>台北101有多高？"
     got = client.predict(question, api_name="/ask")
     assert got["question"] == question and set(got) >= ANSWER_KEYS and isinstance(got["citations"], list)
+
+
+# The keys the brief promises other tools; the response models may add fields, never drop these.
+STABLE_HIT_KEYS = {"id", "section", "label", "text", "score", "source", "start", "end"}
+STABLE_ANSWER_KEYS = {"question", "answer", "grounded", "citations", "outcome", "confidence"}
+
+
+def test_the_models_keep_the_stable_keys_and_describe_every_answer(fake_engine):
+    """The HTTP models are the contract: every ``to_dict`` fits them, with no key they do not name."""
+    from citeqa.ui.api import AnswerOut, HitOut
+
+    assert {k for k, f in HitOut.model_fields.items() if f.is_required()} >= STABLE_HIT_KEYS
+    assert {k for k, f in AnswerOut.model_fields.items() if f.is_required()} >= STABLE_ANSWER_KEYS
+    plain = fake_engine.ask("駐孟買辦事處何時揭牌？")
+    follow = fake_engine.ask("那荷蘭呢？", previous="駐孟買辦事處何時揭牌？")
+    greeting = fake_engine.ask("你好")
+    for a in (plain, follow, greeting):
+        AnswerOut.model_validate(a.to_dict())  # extra="forbid": a key the model lacks fails here
+    assert "resolved" in follow.to_dict() and "resolved" in AnswerOut.model_fields
+    with pytest.raises(ValueError, match="extra"):
+        AnswerOut.model_validate({**plain.to_dict(), "unexpected": 1})

@@ -46,30 +46,56 @@ def test_localized_keeps_pages_without_the_tags():
     assert once.count(b"zh-Hant") == 1 and once.count(b"<script>") == 1
 
 
-def test_header_names_the_document_title_not_its_file(fake_engine):
-    from citeqa.ui.page import example_questions, header_html
+def test_header_names_the_document_as_its_readers_know_it(fake_engine):
+    """UX P20: the bundled document by its publisher and name, not only its slogan title; what it covers."""
+    from citeqa.ui.page import BUNDLED_DOCUMENT, example_questions, header_html
 
     header = header_html(fake_engine, "/sub")
     title = next(iter(fake_engine.index.manifest["outline"].values()))["title"]
-    assert f"《{title}》" in header and "mofa-2024-review.zh-TW.txt" not in header
+    assert f'根據<span title="{title}">{BUNDLED_DOCUMENT}</span>回答問題' in header  # its own title on hover
+    assert "mofa-2024-review.zh-TW.txt" not in header
+    assert "內容：以民主為基礎的價值外交、以和平為基礎的同盟外交、以繁榮為基礎的經貿外交、總合外交<" in header
     assert 'href="/sub/docs"' in header
     assert example_questions(fake_engine)[0] == "駐孟買辦事處何時揭牌？"
+    assert "台北101有多高？" not in example_questions(fake_engine)  # examples are questions it answers
 
 
-def test_examples_for_another_collection_come_from_its_outline(fake_engine):
+class OtherIndex:
+    outline: ClassVar[dict] = {"faq.md": {"title": "辦公室手冊", "sections": ["一、請假規定", "二、報帳流程：線上"]}}
+    manifest: ClassVar[dict] = {"outline": outline}
+    passage_count = 12
+
+    def source_counts(self) -> dict[str, int]:
+        return {"faq.md": 12}
+
+
+def test_examples_and_header_for_another_collection_come_from_its_outline(fake_engine):
     from dataclasses import replace
 
-    from citeqa.ui.page import example_questions
-
-    class OtherIndex:
-        outline: ClassVar[dict] = {"faq.md": {"title": "辦公室手冊", "sections": ["請假規定", "報帳流程"]}}
-        manifest: ClassVar[dict] = {"outline": outline}
-
-        def source_counts(self) -> dict[str, int]:
-            return {"faq.md": 3}
+    from citeqa.ui.page import BUNDLED_DOCUMENT, example_questions, header_html
 
     other = replace(fake_engine, index=OtherIndex())
     assert example_questions(other) == ["請假規定有哪些重點？", "報帳流程有哪些重點？"]
+    header = header_html(other)
+    assert "根據《辦公室手冊》回答問題" in header and BUNDLED_DOCUMENT not in header
+    assert "內容：請假規定、報帳流程</span>" in header and "共 12 個段落" in header
+
+
+def test_header_escapes_titles_and_names_many_documents_by_count(fake_engine):
+    from dataclasses import replace
+
+    from citeqa.ui.page import header_html
+
+    class Many(OtherIndex):
+        outline: ClassVar[dict] = {f"{n}.md": {"title": f"<b>手冊 {n}</b>", "sections": ["甲"]} for n in range(5)}
+        manifest: ClassVar[dict] = {"outline": outline}
+
+        def source_counts(self) -> dict[str, int]:
+            return {f"{n}.md": 1 for n in range(5)}
+
+    header = header_html(replace(fake_engine, index=Many()))
+    assert "<b>" not in header and "《&lt;b&gt;手冊 0&lt;/b&gt;》" in header and "等 5 份文件" in header
+    assert "內容：" not in header  # sections are named for a single document only
 
 
 def test_webcomponent_demo_links_gradios_stylesheet_that_exists(site):

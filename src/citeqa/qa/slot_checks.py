@@ -93,9 +93,8 @@ class _Text:
         Tagged on the whole sentence (remembered per sentence), so a question costs no tagging.
         """
         q = self.question
-        return [
-            w for w, f in _tagged_all(self.folded) if f == flag and not any(w[i : i + 2] in q for i in range(len(w) - 1))
-        ]
+        own = lambda w: any(w[i : i + 2] in q for i in range(len(w) - 1))  # noqa: E731 - shares two characters
+        return [w for w, f in _tagged_all(self.folded) if f == flag and not own(w)]
 
 
 def _matches(pattern: re.Pattern[str]) -> Any:

@@ -25,7 +25,8 @@ _DAY = re.compile(
 _YEAR = re.compile(r"哪一?年|what year|which year|in what year", re.I)
 _MONTH = re.compile(r"哪一?个?月|几月|which month|what month|in what month", re.I)
 _DATE = re.compile(
-    r"何时|什么时候|哪个时间|哪时候|哪一?年|哪一?个?月|几月|哪一?天|when\b|what (?:month|year|date)|which (?:month|year)",
+    r"何时|什么时候|哪个时间|哪时候|哪一?年|哪一?个?月|几月|哪一?天|"
+    r"when\b|what (?:month|year|date)|which (?:month|year)",
     re.I,
 )
 _DURATION = re.compile(r"多久|多长时间|多少天|how long (?:did|does|do|will|can|could|may|has|have|is it|was it)", re.I)

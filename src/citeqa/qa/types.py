@@ -43,6 +43,17 @@ class Hit:
             d["quote_end"] = self.quote_end
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Hit:
+        """The inverse of ``to_dict`` (the score as rounded there): a hit kept as JSON, read back."""
+        passage = Passage(
+            id=str(d["id"]), source=str(d["source"]), section=tuple(str(s) for s in d["section"]),
+            label=str(d["label"]), text=str(d["text"]), start=int(d["start"]), end=int(d["end"]),
+            page=None if d.get("page") is None else int(d["page"]),
+        )
+        start, end = d.get("quote_start"), d.get("quote_end")
+        return cls(passage, float(d["score"]), None if start is None else int(start), None if end is None else int(end))
+
 
 class Outcome(enum.StrEnum):
     """What a question got: an answer, an uncertain quote, "the documents do not say", or a reply."""
@@ -94,3 +105,15 @@ class Answer:
         if self.resolved is not None:
             d["resolved"] = self.resolved
         return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Answer:
+        """The inverse of ``to_dict``; ``follows``, outside the contract, is read when the dict has it."""
+        confidence = d.get("confidence")
+        resolved = d.get("resolved")
+        return cls(
+            question=str(d["question"]), answer=str(d["answer"]), grounded=bool(d["grounded"]),
+            citations=tuple(Hit.from_dict(h) for h in d["citations"]), outcome=Outcome(d["outcome"]),
+            confidence=None if confidence is None else float(confidence),
+            resolved=None if resolved is None else str(resolved), follows=bool(d.get("follows", False)),
+        )

@@ -1,7 +1,8 @@
 """The REST API: ``POST /api/ask``, ``GET /api/search``, ``GET /healthz``.
 
-Responses are exactly the library's JSON contract (``Answer.to_dict()``, ``Hit.to_dict()``); every
-refusal is a 4xx with ``{"error": "..."}``. Engine calls go through the server's one gate
+Responses are exactly the library's JSON contract (``Answer.to_dict()``, ``Hit.to_dict()``), described
+once by the response models below; every refusal is ``{"error": "..."}`` with a 4xx status, or a 503
+when the server is busy. Engine calls go through the server's one gate
 (``ui.admission.GatedEngine``): they wait their turn on the event loop, then run in the thread
 pool, so the loop stays free for the chat's streams.
 """
@@ -42,8 +43,13 @@ class AskRequest(BaseModel):
     )
 
 
+# The response models are the HTTP contract, written once: required fields are in every object,
+# optional ones only when they apply, and no other key may appear (``extra="forbid"``). Tests derive
+# the keys they check from these models and validate every ``to_dict()`` they see against them.
 class HitOut(BaseModel):
     """One cited passage; ``quote_start:quote_end`` is the quoted sentence inside ``text``."""
+
+    model_config = ConfigDict(extra="forbid")
 
     id: str
     section: list[str]
@@ -68,16 +74,21 @@ class AnswerOut(BaseModel):
     ``confidence`` (0–1) is how likely the quoted answer is right.
     """
 
+    model_config = ConfigDict(extra="forbid")
+
     question: str
     answer: str
     grounded: bool
     citations: list[HitOut]
     outcome: Outcome
-    confidence: float | None = None
+    confidence: float | None = Field(description="always present; null where nothing was scored")
+    resolved: str | None = Field(default=None, description="only for a follow-up: the question it was read as")
 
 
 class SearchOut(BaseModel):
     """The body of ``GET /api/search``."""
+
+    model_config = ConfigDict(extra="forbid")
 
     query: str
     hits: list[HitOut]
@@ -92,7 +103,7 @@ class HealthOut(BaseModel):
 
 
 class ErrorOut(BaseModel):
-    """Every 4xx of the API."""
+    """Every refusal of the API: a 4xx, or a 503 when busy."""
 
     error: str
 
@@ -171,7 +182,7 @@ def json_body(request: Request) -> None:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Turn every error of the app's own routes into ``{"error": "..."}`` with a 4xx status."""
+    """Turn every error of the app's own routes into ``{"error": "..."}`` with a 4xx (503: busy) status."""
 
     async def on_validation(_: Request, exc: Exception) -> JSONResponse:
         errors = exc.errors() if isinstance(exc, RequestValidationError) else []

@@ -34,6 +34,13 @@ _CSP = (
     "img-src 'self' data:; base-uri 'none'; form-action 'none'"
 )
 # validatorUrl None: Swagger UI would otherwise send the schema to validator.swagger.io for a badge.
+# Above Swagger UI: what the page is, in the chat's language (no link or script: nothing to load).
+BANNER = (
+    '<body><header lang="zh-Hant" style="font: 15px/1.6 sans-serif; color: #1f2328; background: #f6f8fa; '
+    'border-bottom: 1px solid #d0d7de; padding: 10px 20px;"><strong>citeqa API 文件</strong>：給開發者的 REST API '
+    "說明。用 <code>POST /api/ask</code> 提問，回答裡的 [n] 對應 <code>citations</code> 的第 n 筆。"
+    "以下的互動介面（Swagger UI）與欄位名稱是英文。</header>"
+)
 SWAGGER_PARAMETERS = {"validatorUrl": None}
 
 
@@ -62,7 +69,9 @@ def docs_page(root: str) -> HTMLResponse:
         oauth2_redirect_url=None,  # the API has no OAuth
         swagger_ui_parameters=SWAGGER_PARAMETERS,
     )
-    html = bytes(page.body).decode("utf-8").replace("<html>", '<html lang="en">', 1)  # Swagger's own words are English
+    # The page is English (Swagger UI's words, the API's descriptions and keys); its title and the
+    # banner above it, for the readers the chat links here from as 「API 文件」, are Chinese and say so.
+    html = bytes(page.body).decode("utf-8").replace("<html>", '<html lang="en">', 1).replace("<body>", BANNER, 1)
     return HTMLResponse(html, headers={"Cache-Control": "no-store", "Content-Security-Policy": _CSP})
 
 

@@ -1,14 +1,17 @@
 """``create_app``: one FastAPI app with the REST API, the embed pages, Gradio's frontend files and the chat.
 
 Nothing happens at import; the caller loads the engine once and passes it in, and every request
-shares it. Route order matters: the chat is mounted at "/" last, so it only gets what the API, the
-embed pages and ``/static/gradio`` do not claim.
+shares it. The conversation store (``citeqa.store``) is opened here, in ``ServeSettings.data_dir``,
+and closed when the app shuts down. Route order matters: the chat is mounted at "/" last, so it
+only gets what the API, the embed pages and ``/static/gradio`` do not claim.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from citeqa.errors import CiteqaError
 from citeqa.ui.config import ServeSettings
@@ -23,7 +26,8 @@ DESCRIPTION = """Question answering over a Traditional Chinese document, with th
 cited for every claim. `POST /api/ask` returns `{question, answer, grounded, citations, outcome, confidence}`
 (`outcome`: answered, uncertain, not_found or conversation); marker `[n]`
 in `answer` cites `citations[n-1]`, and `quote_start:quote_end` is the quoted sentence of its `text`.
-Errors are 4xx with `{"error": "..."}`. The chat is at `/`, the embedding snippets at `/embed`, and a
+Errors are `{"error": "..."}` with a 4xx status (503 when busy). The chat is at `/`, the embedding
+snippets at `/embed`, and a
 cited passage in its whole document at `/doc?source=<source>`."""
 
 
@@ -44,6 +48,7 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
     from fastapi.staticfiles import StaticFiles
 
     from citeqa import __version__
+    from citeqa.store import Limits, open_store
     from citeqa.ui.admission import Admission, GatedEngine
     from citeqa.ui.api import build_router, install_error_handlers
     from citeqa.ui.apidocs import build_docs_router
@@ -56,8 +61,18 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
     from citeqa.ui.widget import STATIC_GRADIO, build_embed_router
 
     settings = settings or ServeSettings()
+    # Opened (and pruned) before anything is served: a damaged or locked file stops the start, said plainly.
+    store = open_store(settings.data_dir, Limits(days=settings.conversation_days))
+
+    @asynccontextmanager
+    async def lifespan(_: Any) -> AsyncIterator[None]:
+        yield
+        store.close()
+
     # docs_url=None: FastAPI's own /docs loads Swagger UI from a CDN; ui.apidocs serves it from this app.
-    app = FastAPI(title="citeqa", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None)
+    app = FastAPI(title="citeqa", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None,
+                  lifespan=lifespan)
+    app.state.store = store
     app.state.engine = engine
     app.state.serve_settings = settings
     install_error_handlers(app)
@@ -70,7 +85,7 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
     app.mount(STATIC_GRADIO, StaticFiles(directory=gradio_frontend_dir()), name="gradio-frontend")
     # api_open=False: /gradio_api/run answers only the page's load, the one event off the queue; all
     # others go through the queue and its cap.
-    app.state.sessions = Sessions()  # the chat's conversations
+    app.state.sessions = Sessions(store)  # the chat's conversations: the store's, the recent ones cached
     chat = build_chat(gated, settings.root_path, app.state.sessions).queue(max_size=settings.queue_size,
                                                                           api_open=False)
     app.state.chat = chat

@@ -7,22 +7,28 @@ conversation lives on the server (``ui.session``); the browser keeps only its id
 A question takes two steps of one event (``ui.page``): ``submit`` (instant) checks it and shows it
 with a pending bubble; ``answer`` answers whatever is pending, in order, each question through the
 server's one engine gate (``ui.admission.GatedEngine``). A second question sent before the first is
-answered therefore waits its turn instead of replacing it.
+answered therefore waits its turn instead of replacing it. Each answered turn is then written to the
+conversation store, off the event loop; a store that cannot be read or written (``StoreError``) is
+said in Chinese on the status line, or logged when an answer could not be kept: never a traceback.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from citeqa.errors import CiteqaError, InputError, Overloaded, QuestionEmpty, QuestionTooLong
 from citeqa.qa.query import clean_query
+from citeqa.store import StoreError
 from citeqa.ui import render
-from citeqa.ui.session import Conversation, Sessions
+from citeqa.ui.session import Conversation, Sessions, stored_id
 
 if TYPE_CHECKING:
     from citeqa.ui.admission import GatedEngine
 
+log = logging.getLogger(__name__)
 Message = dict[str, Any]
 Rendered = tuple[list[Message], str]  # chat messages, sources panel
 
@@ -40,19 +46,27 @@ class Chat:
 
         ``tab`` (Gradio's session hash of the page) keeps every event of one page on one conversation.
         """
-        cid = self.sessions.resolve(tab, saved)
-        return (*self.render(self.sessions.find(cid)), cid)
+        try:
+            cid = self.sessions.resolve(tab, saved)
+            return (*self.render(self.sessions.find(cid)), cid)
+        except StoreError as exc:  # the page opens; the browser keeps its id for when the store is back
+            log.warning("citeqa: %s", exc)
+            return (*self.render(Conversation()), stored_id(saved) or "")
 
     def submit(self, question: object, saved: object, tab: str | None = None) -> tuple[Any, ...]:
         """Check a question and queue it → (box, messages, panel, status, id); a refusal keeps the box."""
-        cid = self.sessions.resolve(tab, saved)
+        kept = question if isinstance(question, str) else ""
         try:
-            text = clean_query(question, self.engine.settings.max_question_chars)
-        except CiteqaError as exc:
-            kept = question if isinstance(question, str) else ""
-            return (kept, *self.render(self.sessions.find(cid)), status_html(explain(exc)), cid)
-        conv = self.sessions.get(cid)
-        conv.add(text)
+            cid = self.sessions.resolve(tab, saved)
+            try:
+                text = clean_query(question, self.engine.settings.max_question_chars)
+            except CiteqaError as exc:
+                return (kept, *self.render(self.sessions.find(cid)), status_html(explain(exc)), cid)
+            conv = self.sessions.get(cid)
+        except StoreError as exc:  # the question stays in the box, to send again
+            log.warning("citeqa: %s", exc)
+            return (kept, *self.render(Conversation()), status_html(explain(exc)), stored_id(saved) or "")
+        conv.add(text)  # the same question twice in a row, still waiting, is asked once
         return ("", *self.render(conv), status_html(""), cid)
 
     async def answer(self, saved: object, tab: str | None = None) -> Rendered:
@@ -61,20 +75,29 @@ class Chat:
         One answerer per conversation at a time, so its answers leave in the order made. A question
         the full server cannot take says so in its place (``Overloaded``), as does any other refusal.
         """
-        conv = self.sessions.find(self.sessions.resolve(tab, saved))
+        cid = self.sessions.resolve(tab, saved)
+        conv = self.sessions.find(cid)
         async with conv.answering:
             while (turn := conv.next_pending()) is not None:
                 try:
                     conv.record(turn, await self.engine.ask(turn.question, previous=conv.anchor or None))
                 except CiteqaError as exc:
-                    turn.error = exc
+                    turn.error = explain(exc)
+                try:  # a thread: the write waits for the disk (and any lock), never the event loop
+                    await asyncio.to_thread(self.sessions.save, cid, conv, turn)
+                except StoreError as exc:  # the answer is shown and kept in memory, not on disk
+                    log.warning("citeqa: an answer was not saved: %s", exc)
             return self.render(conv)
 
     def start_over(self, saved: object, tab: str | None = None) -> tuple[list[Message], str, str, str]:
         """The "new conversation" button → (messages, panel, status, new id)."""
-        self.sessions.drop(self.sessions.resolve(tab, saved))
+        try:
+            self.sessions.drop(self.sessions.resolve(tab, saved))
+        except StoreError as exc:
+            log.warning("citeqa: %s", exc)
+            return (*self.render(Conversation()), status_html(explain(exc)), stored_id(saved) or "")
         cid = self.sessions.rebind(tab)
-        return (*self.render(self.sessions.find(cid)), "", cid)
+        return (*self.render(Conversation()), "", cid)
 
     def render(self, conv: Conversation) -> Rendered:
         """The chat messages and the sources panel, from the server's conversation only."""
@@ -84,7 +107,7 @@ class Chat:
             if turn.answer is not None:
                 content = render.answer_html(turn.answer, turn.number, root=self.root)
             elif turn.error is not None:
-                content = render.error_html(explain(turn.error))
+                content = render.error_html(turn.error)
             else:
                 content = render.pending_html()
             messages.append({"role": "assistant", "content": content})
@@ -101,6 +124,8 @@ def explain(exc: CiteqaError) -> str:
         return f"目前提問的人很多，請 {exc.retry_after} 秒後再試一次。"
     if isinstance(exc, InputError):
         return "問題無法處理：請以文字輸入問題。"
+    if isinstance(exc, StoreError):
+        return "目前無法讀寫對話紀錄，請稍後再試一次；問題仍在輸入框中。"
     return "目前無法回答，請稍後再試一次。"
 
 

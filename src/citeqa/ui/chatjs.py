@@ -10,6 +10,9 @@
   started (the ``<gradio-app>`` web component on another site).
 - A question that hears nothing back for 2 s makes the page ask for its conversation again (the
   comment above ``CHAT_JS``: Gradio's client can miss an event's result).
+- The server going away and coming back (the second comment above ``CHAT_JS``): a Chinese notice
+  instead of Gradio's English toast, the typed question kept in the box, and the page working again
+  by itself once the server answers, without a reload. A double Enter (or click) sends once.
 
 Everything is delegated from ``document`` (through the web component's shadow root, if any), so it
 works for messages rendered later; nothing runs unless the user acts, bar the label fix (the resync
@@ -24,6 +27,18 @@ timer runs only while a question waits).
 # call) and, by being an event, reopens the stream. The page's load runs off the queue (ui.page), so
 # a question sent the moment the page appears, maybe before this script runs, is not exposed to it.
 
+# Why the page handles the server going away itself: Gradio 6.31's client marks its connection
+# "lost" on the first failed call (a refused ``queue/join`` or a broken ``queue/data`` stream),
+# shows an English toast, and from then on sends no event at all; it recovers only by reloading the
+# page once ``gradio_api/app_id`` answers (a route this app does not open, ``ui.firewall``), and a
+# reload would drop what the user typed. So this script wraps ``fetch`` for those two calls: a join
+# the server cannot take gets a reply Gradio ends the event on quietly (a 422 with nothing invalid:
+# an error reply would put an English toast up and a "錯誤" badge over the chat), and a stream that
+# breaks just ends, so the "lost" state is never reached; any such toast that still shows is hidden. While the
+# server is away the page shows its own notice, keeps the box's text (restoring it if anything
+# cleared it) and sends nothing; it polls ``healthz`` every 2 s, and once that answers it says so and
+# repaints the conversation from the server (the sync event), which proves the event path works.
+
 CHAT_JS = r"""
 () => {
   if (window.__citeqaChat) return;
@@ -35,12 +50,26 @@ CHAT_JS = r"""
   // 300 ms later (more on a busy machine), so a source opened as an answer arrives was pulled out of
   // view. For 3 s after [n], until the user scrolls, taps or types, a scroll that moves it puts it back.
   // Scroll events fire before the next frame is drawn, so the source is never drawn out of view.
+  // Scroll what holds the element (the side panel, or the chat's message list) so it is at its top,
+  // then the page only as far as needed: the chat column and its input stay where they are (UX P14).
+  const scroller = (el) => {
+    for (let e = el.parentElement; e; e = e.parentElement) {
+      const y = getComputedStyle(e).overflowY;
+      if ((y === "auto" || y === "scroll") && e.scrollHeight > e.clientHeight) return e;
+    }
+    return null;
+  };
+  const reveal = (el) => {
+    const box = scroller(el);
+    if (box) box.scrollTop += el.getBoundingClientRect().top - box.getBoundingClientRect().top - 12;
+    el.scrollIntoView({block: "nearest"});
+  };
   let held = null;  // {el, top, until}
   const hold = () => {
     if (!held) return;
     if (!held.el.isConnected || Date.now() > held.until) { held = null; return; }
     if (Math.abs(held.el.getBoundingClientRect().top - held.top) < 2) return;
-    held.el.scrollIntoView({block: "start"});
+    reveal(held.el);
     held.top = held.el.getBoundingClientRect().top;
   };
   const holding = new Set();  // roots with a scroll listener (a shadow root does not pass scrolls up)
@@ -52,7 +81,7 @@ CHAT_JS = r"""
     const root = rootOf(el);
     root.querySelectorAll(".citeqa-focus").forEach((x) => x.classList.remove("citeqa-focus"));
     el.classList.add("citeqa-focus");
-    el.scrollIntoView({block: "start"});
+    reveal(el);
     held = {el, top: el.getBoundingClientRect().top, until: Date.now() + 3000};
     for (const r of [document, root]) {
       if (!holding.has(r)) { holding.add(r); r.addEventListener("scroll", hold, {capture: true, passive: true}); }
@@ -123,10 +152,15 @@ CHAT_JS = r"""
     const el = root.querySelector("#citeqa-sync");
     return el && (el.matches("button") ? el : el.querySelector("button"));
   };
-  const statusOf = (root) => { const el = root.querySelector("#citeqa-status"); return el ? el.textContent : ""; };
+  // Our line only: Gradio draws its own progress and error text in the same block.
+  const statusOf = (root) => {
+    const el = root.querySelector("#citeqa-status .citeqa-status");
+    return el ? el.textContent : "";
+  };
   let timer = null;  // runs only while some question waits
   const check = () => {
     for (const [root, w] of waits) {
+      if (down) continue;  // nothing reaches the server: the reconnection repaints instead
       const box = root.querySelector("#citeqa-question textarea");
       const heard = root.querySelectorAll(".citeqa-question").length > w.asked || (box && box.value !== w.value)
         || statusOf(root) !== w.status;
@@ -139,25 +173,188 @@ CHAT_JS = r"""
   };
   const sent = (el) => {
     const root = rootOf(el), box = root.querySelector("#citeqa-question textarea");
-    waits.set(root, {value: box ? box.value : "", status: statusOf(root), at: Date.now(), nudges: 0,
-                     asked: root.querySelectorAll(".citeqa-question").length});
+    addRoot(root);
+    waits.set(root, {value: box ? box.value : "", status: statusOf(root), at: Date.now(), sentAt: Date.now(),
+                     nudges: 0, asked: root.querySelectorAll(".citeqa-question").length});
     timer = timer || setInterval(check, 500);
   };
+  // --- the server going away and coming back ---------------------------------------------------
+  const DOWN = "與伺服器的連線中斷，正在重新連線…輸入的問題會留在輸入框，連線恢復後按 Enter 送出。";
+  const UP = "已重新連線，可以繼續提問。";
+  const roots = new Set();  // chat roots seen (a page, or a web component's shadow root)
+  let down = null;  // {since, timer} while the server does not answer
+  const notice = (root, text) => {
+    let el = root.querySelector("#citeqa-offline");
+    if (!text) { if (el) el.remove(); return; }
+    if (!el) {
+      el = document.createElement("div");
+      el.id = "citeqa-offline";
+      el.setAttribute("role", "status");
+      el.setAttribute("aria-live", "assertive");
+      el.style.cssText = "position:fixed;left:50%;top:16px;transform:translateX(-50%);z-index:10000;"
+        + "max-width:min(92vw,640px);padding:10px 16px;border-radius:8px;border:1px solid #f79009;"
+        + "background:#fffaeb;color:#7a2e0e;font-size:15px;line-height:1.5;box-shadow:0 2px 8px rgba(0,0,0,.15)";
+      (root === document ? document.body : root).appendChild(el);
+    }
+    el.textContent = text;
+  };
+  const keepTyped = () => {  // the text of a question the server never took stays in (or goes back to) the box
+    for (const [root, w] of waits) {
+      const box = root.querySelector("#citeqa-question textarea");
+      if (box && !box.value && w.value) {
+        box.value = w.value;
+        box.dispatchEvent(new Event("input", {bubbles: true}));  // Gradio's value follows the box
+      }
+    }
+  };
+  const healthUrl = () => {
+    const any = [...roots][0];
+    const el = any && (any === document ? document.body : any.host || any);
+    return new URL("healthz", el ? appBase(el) : location.href).href;
+  };
+  const realFetch = window.fetch.bind(window);
+  const wentDown = () => {
+    keepTyped();
+    if (down) return;
+    roots.forEach((r) => notice(r, DOWN));
+    down = {since: Date.now(), timer: setInterval(probe, 2000)};
+  };
+  const healthy = async () => {
+    try {
+      return (await realFetch(healthUrl(), {cache: "no-store", credentials: "same-origin"})).ok;
+    } catch (e) { return false; }
+  };
+  const probe = async () => {
+    const ok = await healthy();
+    if (!ok || !down) return;
+    clearInterval(down.timer);
+    down = null;
+    for (const r of roots) {
+      notice(r, UP);
+      setTimeout(() => { if (!down) notice(r, ""); }, 4000);
+      waits.delete(r);  // nothing of the refused question is waiting on the server
+      const button = syncButton(r);
+      if (button) button.click();  // repaint from the server: the event path works again
+    }
+  };
+  const call = (input) => {
+    const url = typeof input === "string" ? input : (input && input.url) || String(input);
+    return /\/gradio_api\/queue\/join\b/.test(url) ? "join" : /\/gradio_api\/queue\/data\b/.test(url) ? "data" : "";
+  };
+  // The reply Gradio takes most quietly: a 422 whose every input is valid ends the event at once, with
+  // no error toast and no "錯誤" badge over the chat (an error reply would cover the conversation).
+  const refused = (init) => {
+    let inputs = 1;
+    try { inputs = Math.max(1, JSON.parse(init.body).data.length); } catch (e) { inputs = 1; }
+    const detail = Array.from({length: inputs}, () => ({is_valid: true, message: ""}));
+    return new Response(JSON.stringify({detail}), {status: 422, headers: {"Content-Type": "application/json"}});
+  };
+  // A stream that breaks or ends without Gradio's close message ends with one: Gradio then opens a
+  // new stream for its next event (it keeps a stream it believes open, and would never hear back).
+  const CLOSE = new TextEncoder().encode('data: {"msg": "close_stream"}\n\n');
+  const quietEnd = (res, signal) => {
+    if (!res.body) return res;
+    const reader = res.body.getReader(), text = new TextDecoder();
+    let closed = false;
+    const body = new ReadableStream({
+      async pull(ctrl) {
+        try {
+          const {done, value} = await reader.read();
+          if (!done) {
+            closed = closed || text.decode(value, {stream: true}).includes("close_stream");
+            ctrl.enqueue(value);
+            return;
+          }
+          if (!closed) { ctrl.enqueue(CLOSE); suspect(); }
+        } catch (e) {
+          if (!(signal && signal.aborted)) { if (!closed) ctrl.enqueue(CLOSE); wentDown(); }
+        }
+        ctrl.close();
+      },
+      cancel(reason) { return reader.cancel(reason); },
+    });
+    return new Response(body, {status: res.status, statusText: res.statusText, headers: res.headers});
+  };
+  const suspect = async () => {  // a stream ended early: the server may be going away
+    if (!(await healthy())) wentDown();
+  };
+  const ended = () => new Response("", {status: 200, headers: {"Content-Type": "text/event-stream"}});
+  window.fetch = async (input, init) => {
+    const kind = call(input);
+    if (!kind) return realFetch(input, init);
+    const signal = (init && init.signal) || (input instanceof Request ? input.signal : null);
+    let res;
+    try {
+      res = await realFetch(input, init);
+    } catch (e) {
+      if (signal && signal.aborted) throw e;
+      wentDown();
+      return kind === "join" ? refused(init) : ended();
+    }
+    if (res.status === 502 || res.status === 504) {  // a proxy in front says the server is away
+      wentDown();
+      return kind === "join" ? refused(init) : ended();
+    }
+    return kind === "data" ? quietEnd(res, signal) : res;
+  };
+  // Should Gradio still put up its English "connection lost" toast, it is hidden: the notice says it.
+  const gradioToast = /Connection (to the server was lost|errored out)|與伺服器的連線中斷/;
+  const hideToasts = (root) => {
+    root.querySelectorAll(".toast-body").forEach((t) => {
+      if (gradioToast.test(t.textContent || "")) {
+        const item = t.closest(".toast-item") || t;
+        item.style.display = "none";
+        item.setAttribute("aria-hidden", "true");
+      }
+    });
+  };
+  const toastWatch = new MutationObserver(() => { for (const r of roots) hideToasts(r); });
+  toastWatch.observe(document.body, {subtree: true, childList: true, characterData: true});
+  const addRoot = (root) => {
+    if (roots.has(root)) return;
+    roots.add(root);
+    if (root !== document) toastWatch.observe(root, {subtree: true, childList: true, characterData: true});
+  };
+  // Enter (or 提問) while a question with the same text is still unacknowledged is the same question
+  // sent twice; while the server is away nothing is sent and the notice is shown again.
+  const guard = (ev, t) => {
+    const root = rootOf(t);
+    addRoot(root);
+    const box = root.querySelector("#citeqa-question textarea");
+    const w = waits.get(root);
+    // (not "until its bubble shows": Gradio may draw the bubble a moment before it empties the box)
+    const again = w && box && box.value && box.value === w.value && Date.now() - w.sentAt < 1500;
+    if (down || again) {
+      ev.preventDefault();
+      ev.stopImmediatePropagation();
+      if (down) { notice(root, DOWN); keepTyped(); }
+      return true;
+    }
+    return false;
+  };
+  if (document.querySelector("#citeqa-question")) addRoot(document);  // our own page (else on first use)
   document.addEventListener("keydown", (ev) => {
     const t = ev.composedPath()[0];
     const inBox = t instanceof Element && t.closest("#citeqa-question");
-    if (inBox && ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) sent(t);
+    if (inBox && ev.key === "Enter" && !ev.shiftKey && !ev.isComposing && !guard(ev, t)) sent(t);
   }, true);
   document.addEventListener("click", (ev) => {
     const t = ev.composedPath()[0];
-    if (t instanceof Element && t.closest("#citeqa-send")) sent(t);
+    if (t instanceof Element && t.closest("#citeqa-send") && !guard(ev, t)) sent(t);
   }, true);
   const label = /^(user|assistant|bot)'s message: /;
-  const gradioLabels = {"chatbot conversation": "對話紀錄", "Gradio footer navigation": "頁尾連結"};
+  const gradioLabels = {"chatbot conversation": "對話紀錄", "Gradio footer navigation": "頁尾連結",
+                        "Scroll down": "看最新訊息"};
+  const example = /^Select example \d+: /;
   const relabel = (el) => {
     const current = el.getAttribute("aria-label");
     if (!current) return;
-    if (gradioLabels[current]) { el.setAttribute("aria-label", gradioLabels[current]); return; }
+    if (gradioLabels[current]) {
+      el.setAttribute("aria-label", gradioLabels[current]);
+      if (el.getAttribute("title") === current) el.setAttribute("title", gradioLabels[current]);
+      return;
+    }
+    if (example.test(current)) { el.setAttribute("aria-label", "範例問題：" + current.replace(example, "")); return; }
     const m = label.exec(current);
     if (!m) return;
     // The label holds the message's HTML; its text, parsed inertly (DOMParser runs and loads nothing).

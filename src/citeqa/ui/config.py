@@ -6,6 +6,7 @@ import contextlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from citeqa.errors import SettingError
@@ -15,6 +16,8 @@ DEFAULT_QUEUE_SIZE = 64  # questions waiting at once (chat and API); more are re
 # API calls inside the engine at once, the rest waiting in line (ui.admission): measured on 2 cores,
 # 32 clients (docs/benchmarks.md, "Admission").
 DEFAULT_ENGINE_SLOTS = 4
+DEFAULT_CONVERSATION_DAYS = 30  # a conversation untouched this long is deleted (citeqa.store)
+MAX_CONVERSATION_DAYS = 3650
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
 _WILDCARDS = ("0.0.0.0", "::", "")
 
@@ -29,6 +32,10 @@ class ServeSettings:
     ``allowed_hosts`` are the names a request's ``Host`` may carry (``*`` any): loopback and the
     interface served by default, so a web page cannot reach a loopback server by DNS rebinding.
     ``trusted_proxies`` are the peer addresses whose ``X-Forwarded-*`` headers are believed.
+    ``data_dir`` holds the conversation store (``citeqa.sqlite3``); None keeps conversations in
+    memory only (what code and tests get unless they name one; ``from_env`` always names one: the
+    ``CITEQA_DATA_DIR`` the index lives under by default). ``conversation_days`` is how long an
+    untouched conversation is kept.
     """
 
     host: str = "127.0.0.1"
@@ -41,6 +48,8 @@ class ServeSettings:
     trusted_proxies: tuple[str, ...] = ()
     queue_size: int = DEFAULT_QUEUE_SIZE
     engine_slots: int = DEFAULT_ENGINE_SLOTS
+    data_dir: Path | None = None
+    conversation_days: int = DEFAULT_CONVERSATION_DAYS
 
     def hosts(self) -> tuple[str, ...]:
         """The Host names accepted: the configured ones, else loopback plus what ``host`` implies."""
@@ -48,7 +57,10 @@ class ServeSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> ServeSettings:
-        """``CITEQA_CORS_ORIGINS`` (comma separated), ``CITEQA_ACCESS_TOKEN``, ``CITEQA_MAX_BODY_BYTES``.
+        """``CITEQA_CORS_ORIGINS`` (comma separated), ``CITEQA_ACCESS_TOKEN``, ``CITEQA_MAX_BODY_BYTES``, ...
+
+        ``CITEQA_DATA_DIR`` (default: the user's data directory, as for the index) holds the
+        conversations; ``CITEQA_CONVERSATION_DAYS`` (default 30) is how long they are kept.
 
         >>> ServeSettings.from_env({"CITEQA_CORS_ORIGINS": "http://a.lan, http://b.lan/"}).cors_origins
         ('http://a.lan', 'http://b.lan')
@@ -59,10 +71,11 @@ class ServeSettings:
             "access_token": env.get("CITEQA_ACCESS_TOKEN", "").strip(),
             "allowed_hosts": parse_list(env.get("CITEQA_ALLOWED_HOSTS", ""), lower=True),
             "trusted_proxies": parse_list(env.get("CITEQA_TRUSTED_PROXIES", "")),
+            "data_dir": data_dir_from(env),
         }
         numbers = (
             ("CITEQA_MAX_BODY_BYTES", "max_body_bytes"), ("CITEQA_QUEUE_SIZE", "queue_size"),
-            ("CITEQA_ENGINE_SLOTS", "engine_slots"),
+            ("CITEQA_ENGINE_SLOTS", "engine_slots"), ("CITEQA_CONVERSATION_DAYS", "conversation_days"),
         )
         for name, field in numbers:
             raw = env.get(name, "").strip()
@@ -84,10 +97,22 @@ class ServeSettings:
             raise SettingError("CITEQA_QUEUE_SIZE", self.queue_size, "a number from 1 to 100000")
         if not 1 <= self.engine_slots <= 1024:
             raise SettingError("CITEQA_ENGINE_SLOTS", self.engine_slots, "a number from 1 to 1024")
+        days = self.conversation_days
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_CONVERSATION_DAYS:
+            raise SettingError("CITEQA_CONVERSATION_DAYS", days,
+                               f"a whole number of days from 1 to {MAX_CONVERSATION_DAYS}")
 
     def with_(self, **changes: Any) -> ServeSettings:
         """Return a copy with some fields changed."""
         return replace(self, **changes)
+
+
+def data_dir_from(env: Mapping[str, str]) -> Path:
+    """``CITEQA_DATA_DIR``, else the user's data directory: the same rule ``citeqa.settings`` follows."""
+    from citeqa.settings import default_data_dir
+
+    raw = env.get("CITEQA_DATA_DIR", "").strip()
+    return Path(raw).expanduser() if raw else default_data_dir()
 
 
 def parse_origins(raw: str) -> tuple[str, ...]:

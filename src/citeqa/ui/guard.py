@@ -128,7 +128,9 @@ class TokenMiddleware:
     token, not the token. The Gradio page's own follow-up requests (assets, queue) carry the cookie.
     """
 
-    def __init__(self, app: ASGIApp, token: str, public: tuple[str, ...] = ("/healthz",)) -> None:
+    # /widget.js holds no data, the same script for everyone: a page of another site must load it to
+    # say, inside the widget, that this server needs sign-in (its /api/ask still answers 401).
+    def __init__(self, app: ASGIApp, token: str, public: tuple[str, ...] = ("/healthz", "/widget.js")) -> None:
         self.app = app
         self.token = token.encode("utf-8")
         self.cookie_value = hmac.new(self.token, b"citeqa-cookie-v1", hashlib.sha256).hexdigest().encode()

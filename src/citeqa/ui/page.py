@@ -25,20 +25,57 @@ from citeqa.ui.session import Sessions
 if TYPE_CHECKING:
     from citeqa.qa.engine import Engine
 
-# Questions about the bundled document; another collection gets questions from its outline instead.
-BUNDLED_EXAMPLES = ("駐孟買辦事處何時揭牌？", "拜登政府宣布對台軍售幾次？", "台北101有多高？")
+# Questions the bundled document answers (each quotes its answer: checked by a browser test); another
+# collection gets questions from its outline instead.
+BUNDLED_EXAMPLES = ("駐孟買辦事處何時揭牌？", "拜登政府宣布對台軍售幾次？", "總統12月出訪了哪些友邦？")
+# The bundled document by the name its readers know it by: its own title is a slogan, and its publisher
+# and year are in its text, not its headings (``corpus.loader.bundled_corpus_path``).
+BUNDLED_DOCUMENT = "外交部《2024 年外交工作回顧》"
+HEADER_TOPICS = 4  # sections named in the header
 STORAGE_KEY = "citeqa-conversation"  # localStorage: the conversation id, nothing else
 
 CSS = RENDER_CSS + """
 #citeqa-header h1 { margin: 0; font-size: 1.5rem; }
-#citeqa-header p { margin: 4px 0 0 0; color: #57606a; }
+#citeqa-header p { margin: 4px 0 0 0; }
+#citeqa-header p.citeqa-covers { color: #57606a; font-size: 0.9em; }
+.dark #citeqa-header p.citeqa-covers { color: #9198a1; }
 #citeqa-sources { max-height: 560px; overflow-y: auto; }
 .citeqa-status { color: #b42318; background: #fef3f2; border: 1px solid #fda29b; border-radius: 6px;
   padding: 6px 10px; }
 #citeqa-sync { display: none !important; }  /* clicked by the page script only (chatjs) */
+/* Gradio's own controls at WCAG AA in both themes too (its orange send button was 2.8:1 with white). */
+#citeqa-send { background: #c2410c; border-color: #c2410c; color: #fff; }
+#citeqa-send:hover { background: #9a3412; border-color: #9a3412; }
+#citeqa-question textarea { resize: none; }
+#citeqa-question textarea::placeholder { color: #6e7781; opacity: 1; }
+.dark #citeqa-question textarea::placeholder { color: #a1a1aa; }
+/* Gradio's footer is outside the part of the page its scoping reaches inside @media: sized for phones here. */
+.gradio-container footer button.settings { color: #57606a; min-height: 44px; padding: 0 12px; }
+.dark .gradio-container footer button.settings { color: #9198a1; }
+.gradio-container footer .divider { display: none; }  /* it separated links the page does not show */
+/* The chat's label and its trash button sit in a bar above the messages, never over their text. */
+#citeqa-chat .wrapper { display: flex; flex-direction: column; }
+#citeqa-chat label[data-testid="block-label"] { position: static; flex: none; align-self: flex-start; }
+#citeqa-chat .bubble-wrap { flex: 1 1 auto; min-height: 0; }
+/* Gradio's ↓ (shown while newer messages are below) says so in words, in the corner, not over the
+   middle of an answer's text (UX P15). */
+#citeqa-chat .scroll-down-button-container { left: auto; right: 12px; transform: none; }
+#citeqa-chat .scroll-down-button-container button { width: auto; gap: 4px; padding: 0 12px 0 8px;
+  border-radius: 999px; border: 1px solid #8c959f; }
+#citeqa-chat .scroll-down-button-container button::after { content: "看最新訊息"; font-size: 0.875rem;
+  white-space: nowrap; }
+/* 新對話 is a button under the send button, not a detached bar; the empty status line takes no room. */
+#citeqa-status:not(:has(.citeqa-status)) { display: none; }
+#citeqa-new { align-self: flex-end; width: auto; flex: none; padding: 4px 16px; }
 @media (max-width: 760px) {
   #citeqa-side { display: none !important; }
   #citeqa-header h1 { font-size: 1.2rem; }
+  #citeqa-header .citeqa-topics { display: block; }
+  #citeqa-header .citeqa-sep { display: none; }
+  /* Phones: every button and link at least 44 px square to the finger (WCAG 2.5.5). */
+  #citeqa-send, #citeqa-new, #citeqa-question textarea { min-height: 44px; }
+  #citeqa-chat button.icon-button { min-width: 44px; min-height: 44px; }
+  #citeqa-header a.citeqa-open { display: inline-block; min-height: 44px; line-height: 44px; padding: 0 8px; }
 }
 @media (min-width: 761px) {
   details.citeqa-msrc { display: none; }
@@ -47,15 +84,29 @@ CSS = RENDER_CSS + """
 
 
 def header_html(engine: Engine, root: str = "") -> str:
-    """The page header: the documents' titles (from the index outline), escaped, and where the API is."""
+    """The page header: the documents by names a reader knows, what they cover, and where the API is.
+
+    The bundled document is ``BUNDLED_DOCUMENT``; another is named by its title from the index outline
+    (its first heading, else its file name), and a single document's top-level sections say what it
+    covers: ``{"faq.md": {"title": "辦公室手冊", "sections": ["一、請假規定", "二、報帳流程"]}}`` →
+    「根據《辦公室手冊》回答問題…」 and 「內容：請假規定、報帳流程」. All text is escaped.
+    """
     outline = engine.index.manifest.get("outline") or {}
-    titles = [str(o.get("title") or s) for s, o in sorted(outline.items())] or sorted(engine.index.source_counts())
-    names = "、".join(f"《{escape(t)}》" for t in titles[:3]) + (f"等 {len(titles)} 份文件" if len(titles) > 3 else "")
+    sources = engine.index.source_counts()
+    titles = [str(o.get("title") or s) for s, o in sorted(outline.items())] or sorted(sources)
+    if set(sources) == {BUNDLED_NAME}:
+        names = f'<span title="{escape(titles[0])}">{escape(BUNDLED_DOCUMENT)}</span>'
+    else:
+        more = f"等 {len(titles)} 份文件" if len(titles) > 3 else ""
+        names = "、".join(f"《{escape(t)}》" for t in titles[:3]) + more
+    sections = [topic(str(h)) for o in outline.values() for h in o.get("sections") or []] if len(outline) == 1 else []
+    topics = escape("、".join(sections[:HEADER_TOPICS]))
+    covers = f'<span class="citeqa-topics">內容：{topics}</span><span class="citeqa-sep"> · </span>' if sections else ""
     return (
         '<div id="citeqa-header"><h1>citeqa 文件問答</h1>'
-        "<p>根據文件回答問題，每一句答案都標出原文出處。"
-        f"文件：{names}（共 {engine.index.passage_count:,} 個段落）"
-        f' · <a class="citeqa-open" href="{escape(root)}/docs" target="_blank">API 文件</a></p></div>'
+        f"<p>根據{names}回答問題，每一句答案都標出原文出處。</p>"
+        f'<p class="citeqa-covers">{covers}<span>共 {engine.index.passage_count:,} 個段落'
+        f' · <a class="citeqa-open" href="{escape(root)}/docs" target="_blank">API 文件</a></span></p></div>'
     )
 
 
@@ -74,14 +125,17 @@ def build_chat(gated: GatedEngine, root: str = "", sessions: Sessions | None = N
     """Build the chat page around the server's gated engine; ``root`` is the app's root path (document links).
 
     Every engine call waits at ``gated``'s gate, the one the REST API uses too; ``sessions`` holds
-    the conversations (a new store by default).
+    the conversations (kept in memory only by default).
     Mount it with ``js=chatjs.CHAT_JS`` (Gradio 6 takes a page script at mount, not here).
     """
-    chat = Chat(gated, root, sessions or Sessions())
+    chat = Chat(gated, root, sessions if sessions is not None else Sessions())  # an empty one is falsy
     engine = gated.engine
     with gr.Blocks(title="citeqa 文件問答", analytics_enabled=False) as demo:
         gr.HTML(header_html(engine, root), js_on_load=None)
-        saved = gr.BrowserState("", storage_key=STORAGE_KEY)
+        # A fixed secret: Gradio's default is a new random one per start, and a browser's stored id
+        # then cannot be read after a restart. It is sent to every page (the "encryption" is in the
+        # browser), so it guards nothing; the id itself is the random, unguessable part.
+        saved = gr.BrowserState("", storage_key=STORAGE_KEY, secret=STORAGE_KEY)
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
                 chatbot = gr.Chatbot(

@@ -26,7 +26,7 @@ CONFIDENCE_WORDS = ((0.9, "高", "high"), (0.6, "中", "mid"), (0.0, "低", "low
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 
 CSS = """
-.citeqa-answer a.citeqa-cite { color: #2f6feb; text-decoration: none; font-weight: 600; padding: 0 1px; }
+.citeqa-answer a.citeqa-cite { color: #0969da; text-decoration: none; font-weight: 600; padding: 0 1px; }
 .citeqa-answer a.citeqa-cite:hover { text-decoration: underline; }
 .citeqa-resolved { color: #57606a; font-size: 0.85em; margin-bottom: 4px; }
 .citeqa-pending { color: #57606a; }
@@ -45,23 +45,37 @@ CSS = """
 .citeqa-copy { border: 1px solid #d0d7de; background: #f6f8fa; color: #24292f; border-radius: 6px; padding: 1px 10px;
   font-size: 0.85em; cursor: pointer; }
 details.citeqa-msrc { margin-top: 6px; }
-details.citeqa-msrc > summary { cursor: pointer; color: #2f6feb; font-size: 0.9em; }
+details.citeqa-msrc > summary { cursor: pointer; color: #0969da; font-size: 0.9em; }
 .citeqa-sources { display: flex; flex-direction: column; gap: 10px; }
 .citeqa-sources h3 { margin: 0 0 2px 0; font-size: 1rem; }
-.citeqa-sources .citeqa-empty { color: #666; }
+.citeqa-sources .citeqa-empty { color: #57606a; }
+.citeqa-sources .citeqa-intro { margin: 0; padding: 16px; border: 1px dashed #d0d7de; border-radius: 6px; }
 .citeqa-turn { display: flex; flex-direction: column; gap: 8px; }
 .citeqa-turn + .citeqa-turn { border-top: 1px dashed #d0d7de; padding-top: 10px; }
 .citeqa-source { border: 1px solid #d0d7de; border-left: 4px solid #2f6feb; border-radius: 6px;
   padding: 8px 10px; margin-top: 6px; scroll-margin-top: 12px; }
 .citeqa-source.citeqa-nearby { border-left-color: #9aa4ae; }
 .citeqa-source:target, .citeqa-source.citeqa-focus { box-shadow: 0 0 0 3px #9ec1ff; }
-.citeqa-source .citeqa-num { font-weight: 700; color: #2f6feb; margin-right: 6px; }
+.citeqa-source .citeqa-num { font-weight: 700; color: #0969da; margin-right: 6px; }
 .citeqa-source .citeqa-label { font-weight: 600; }
 .citeqa-source .citeqa-section { color: #57606a; font-size: 0.85em; margin: 2px 0 6px 0; }
 .citeqa-source .citeqa-passage { margin: 0; line-height: 1.7; white-space: pre-wrap; }
 .citeqa-source mark { background: #fff1a8; color: #1f2328; padding: 1px 0; border-radius: 2px; }
-/* Dark theme (Gradio sets .dark): text on the chat's light pills and highlights keeps its own colour. */
+/* Colours are WCAG AA (text at least 4.5:1 on what it is drawn on) in both themes; the browser test
+   computes every ratio. Dark theme (Gradio sets .dark on the page): the badges and the highlighted
+   quote keep their own light background and dark text; grey, blue and red text get lighter.
+   One selector per .dark rule: Gradio scopes only the first selector of a list under .dark, and the
+   others then lose to the scoped light rule. */
 .dark .citeqa-copy { background: #2d333b; color: #e6edf3; border-color: #545d68; }
+.dark .citeqa-resolved { color: #9198a1; }
+.dark .citeqa-pending { color: #9198a1; }
+.dark .citeqa-sources .citeqa-empty { color: #9198a1; }
+.dark .citeqa-source .citeqa-section { color: #9198a1; }
+.dark .citeqa-source .citeqa-file { color: #9198a1; }
+.dark .citeqa-answer a.citeqa-cite { color: #58a6ff; }
+.dark details.citeqa-msrc > summary { color: #58a6ff; }
+.dark .citeqa-source .citeqa-num { color: #58a6ff; }
+.dark .citeqa-error { color: #ff7b72; }
 /* Phones: every control is at least 44 px square to the finger (padding on inline links widens what a
    tap hits without moving the text around it). */
 @media (max-width: 760px) {
@@ -156,7 +170,8 @@ def sources_html(answered: list[tuple[int, Answer]], *, root: str = "") -> str:
     ``root`` is the app's root path, for the links to the document view.
     """
     if not answered:
-        return _panel('<p class="citeqa-empty">提問後，答案引用的原文段落會顯示在這裡。</p>')
+        return _panel('<p class="citeqa-empty citeqa-intro">提問後，答案引用的原文段落會顯示在這裡，'
+                      "支持答案的句子以黃色標出；點答案裡的 [1] 看它的出處。</p>")
     return _panel("".join(_turn_sources(turn, answer, root) for turn, answer in reversed(answered)))
 
 

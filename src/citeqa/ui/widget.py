@@ -1,9 +1,10 @@
-"""The intranet embedding page (``/embed``) and a working host page for each way to embed the chat.
+"""``/widget.js``, the intranet embedding page (``/embed``) and a working host page for each way to embed.
 
-Three ways: an ``<iframe>`` of the chat, Gradio's ``<gradio-app>`` web component (its script served by
-this app from ``/static/gradio``, no CDN), and a vanilla JS snippet that calls ``/api/ask`` and renders
-the answer with ``textContent``. Every URL starts with the app's root path, so the pages work behind a
-reverse proxy under a sub-path.
+Four ways, best first: the ``<citeqa-chat>`` element (``ui.widget_js``: shadow DOM, nothing leaks
+either way), an ``<iframe>`` of the chat that takes its content's height, a vanilla JS snippet that
+calls ``/api/ask``, and Gradio's ``<gradio-app>`` web component (kept for pages that already use it;
+it leaks styles both ways, and the page says so). The snippets live in ``ui.snippets``. Every URL
+starts with the app's root path, so the pages work behind a reverse proxy under a sub-path.
 """
 
 from __future__ import annotations
@@ -14,11 +15,24 @@ from functools import lru_cache
 from html import escape
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from citeqa.ui.config import ServeSettings
+from citeqa.ui.snippets import (
+    FRAME_PATH,
+    HEIGHT_MESSAGE,
+    STATIC_GRADIO,
+    iframe_snippet,
+    js_snippet,
+    webcomponent_snippet,
+    widget_snippet,
+)
+from citeqa.ui.widget_js import WIDGET_JS
 
-STATIC_GRADIO = "/static/gradio"  # where create_app mounts gradio/templates/frontend
+__all__ = ["STATIC_GRADIO", "build_embed_router", "public_base"]
+
+# A short cache: the URL carries no version, and an upgrade should reach pages within minutes.
+WIDGET_HEADERS = {"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"}
 
 _PAGE_CSS = """
 body { font-family: "Noto Sans CJK TC", "Noto Sans TC", system-ui, sans-serif; margin: 24px auto;
@@ -27,9 +41,43 @@ pre { background: #f6f8fa; border: 1px solid #d0d7de; border-radius: 6px; paddin
   font-size: 13px; }
 h2 { border-bottom: 1px solid #d0d7de; padding-bottom: 4px; margin-top: 32px; }
 .note { color: #57606a; }
+.setting { background: #ddf4ff; border-left: 4px solid #0969da; padding: 6px 10px; }
+.warn { background: #fff4e5; border-left: 4px solid #bc4c00; padding: 6px 10px; }
 mark { background: #fff1a8; }
 #citeqa-sources li { margin-bottom: 8px; }
 """
+
+# An embedded chat on a phone shares the screen with the host page above it: a shorter conversation
+# keeps the question box on the first screen. The chat's own height cannot follow the screen here
+# (the frame is as tall as its content), so the frame sets it by width.
+_FRAME_COMPACT_CSS = "@media (max-width: 600px) { #citeqa-chat { height: 360px !important; } }"
+
+# The page that wraps the chat for the iframe snippet: it sizes its inner frame to the chat's body
+# (the chat page's own height does not follow its viewport's) and posts that height to the parent,
+# so no script on the chat page itself is needed.
+_FRAME_JS = """
+(function () {
+  var frame = document.getElementById("citeqa-frame"), last = 0;
+  function post() {
+    var doc = frame.contentDocument;
+    if (!doc || !doc.body) return;
+    var height = Math.ceil(doc.body.scrollHeight);
+    if (!height || Math.abs(height - last) < 2) return;
+    last = height;
+    frame.style.height = height + "px";
+    if (window.parent !== window) window.parent.postMessage({type: __TYPE__, height: height}, "*");
+  }
+  frame.addEventListener("load", function () {
+    var doc = frame.contentDocument;
+    if (!doc || !doc.body) return;
+    var style = doc.createElement("style");
+    style.textContent = __COMPACT__;
+    doc.head.append(style);
+    new ResizeObserver(post).observe(doc.body);
+    post();
+  });
+})();
+""".replace("__TYPE__", json.dumps(HEIGHT_MESSAGE)).replace("__COMPACT__", json.dumps(_FRAME_COMPACT_CSS))
 
 
 def public_base(request: Request) -> str:
@@ -48,22 +96,6 @@ def public_base(request: Request) -> str:
     elif proto == "https" and base.startswith("http://"):
         base = "https://" + base[len("http://") :]
     return base
-
-
-def iframe_snippet(base: str) -> str:
-    """Embed the whole chat page."""
-    return (
-        f'<iframe src="{escape(base)}/" title="citeqa 文件問答"\n'
-        '        style="width:100%;height:860px;border:0" loading="lazy"></iframe>'
-    )
-
-
-def webcomponent_snippet(base: str) -> str:
-    """Embed the chat as Gradio's ``<gradio-app>``; its script comes from this server, not a CDN."""
-    return (
-        f'<script type="module" src="{escape(base)}{STATIC_GRADIO}/gradio.js"></script>\n'
-        f'<gradio-app src="{escape(base)}/"></gradio-app>'
-    )
 
 
 @lru_cache(maxsize=1)
@@ -107,66 +139,6 @@ def webcomponent_demo(root: str) -> str:
     )
 
 
-def js_snippet(base: str) -> str:
-    """Build a self-contained widget: a form, the answer and its sources, all set with textContent."""
-    api = json.dumps(f"{base}/api/ask").replace("<", "\\u003c")
-    return _JS_TEMPLATE.replace("__API__", api)
-
-
-_JS_TEMPLATE = """<form id="citeqa-form">
-  <input id="citeqa-q" size="40" placeholder="輸入問題，例如：駐孟買辦事處何時揭牌？">
-  <button type="submit">提問</button>
-</form>
-<p id="citeqa-answer"></p>
-<ol id="citeqa-sources"></ol>
-<script>
-(function () {
-  var API = __API__;
-  var TOKEN = "";  // CITEQA_ACCESS_TOKEN, if the server requires one
-  var form = document.getElementById("citeqa-form");
-  var answer = document.getElementById("citeqa-answer");
-  var list = document.getElementById("citeqa-sources");
-  var problems = {400: "問題無法處理，請確認問題內容", 401: "需要存取權杖", 403: "沒有存取權限",
-                  413: "問題太長", 415: "請求格式錯誤", 429: "目前提問的人很多，請稍後再試",
-                  503: "目前提問的人很多，請稍後再試"};
-  form.addEventListener("submit", function (ev) {
-    ev.preventDefault();
-    var headers = {"Content-Type": "application/json"};
-    if (TOKEN) headers["Authorization"] = "Bearer " + TOKEN;
-    answer.textContent = "查詢中…";
-    list.replaceChildren();
-    fetch(API, {method: "POST", headers: headers,
-                body: JSON.stringify({question: document.getElementById("citeqa-q").value})})
-      .then(function (res) {
-        if (!res.ok) {
-          answer.textContent = "無法回答：" + (problems[res.status] || "伺服器錯誤（" + res.status + "）");
-          return;
-        }
-        return res.json().then(function (data) {
-          answer.textContent = data.answer;  // a "not in the documents" answer says so itself
-          data.citations.forEach(function (c, i) {
-            var li = document.createElement("li");
-            var head = document.createElement("strong");
-            head.textContent = "[" + (i + 1) + "] " + c.label + "（" + c.source + "）";
-            var text = document.createElement("div");
-            if (c.quote_start != null) {
-              var mark = document.createElement("mark");
-              mark.textContent = c.text.slice(c.quote_start, c.quote_end);
-              text.append(c.text.slice(0, c.quote_start), mark, c.text.slice(c.quote_end));
-            } else {
-              text.textContent = c.text;
-            }
-            li.append(head, text);
-            list.append(li);
-          });
-        });
-      })
-      .catch(function () { answer.textContent = "無法連線到問答服務，請稍後再試。"; });
-  });
-})();
-</script>"""
-
-
 def _page(title: str, body: str, head: str = "") -> HTMLResponse:
     html = (
         '<!doctype html>\n<html lang="zh-Hant"><head><meta charset="utf-8">'
@@ -177,40 +149,88 @@ def _page(title: str, body: str, head: str = "") -> HTMLResponse:
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
 
+def cors_setting(settings: ServeSettings) -> str:
+    """The exact line to set for a page on another origin, keeping the origins already allowed.
+
+    >>> cors_setting(ServeSettings(cors_origins=("http://a.lan",)))
+    'CITEQA_CORS_ORIGINS=http://a.lan,https://intranet.example.com'
+    """
+    return "CITEQA_CORS_ORIGINS=" + ",".join((*settings.cors_origins, "https://intranet.example.com"))
+
+
 def embed_page(base: str, root: str, settings: ServeSettings) -> HTMLResponse:
-    """Render the page intranet authors copy the snippets from."""
-    cors = "、".join(settings.cors_origins) or "（無，只允許同一網域）"
-    token_note = (
-        "此伺服器需要存取權杖：iframe 網址加上 <code>?token=…</code>；JS 範例填入 <code>TOKEN</code>。"
-        if settings.access_token
-        else "此伺服器不需要存取權杖。"
+    """Render the page intranet authors copy the snippets from, each with the setting it needs."""
+    allowed = "、".join(settings.cors_origins) or "（無：只有與 citeqa 同一網域的網頁能呼叫）"
+    cors = (
+        f'<p class="setting">需要的設定：在 citeqa 伺服器設定 <code>{escape(cors_setting(settings))}</code>'
+        "，把 https://intranet.example.com 換成貼上程式碼的網頁的來源（協定、主機名稱與連接埠，例如 "
+        "<code>https://portal.corp.example:8443</code>，結尾不加斜線），再重新啟動 citeqa。"
+        "網頁與 citeqa 在同一網域時不需要。</p>"
+    )
+    token = bool(settings.access_token)
+    proxy = (
+        "此伺服器設定了存取權杖（CITEQA_ACCESS_TOKEN）：程式碼裡不放權杖，因為網頁原始碼人人看得到。"
+        "請讓網頁與 citeqa 經過同一個反向代理或單一登入，由代理替已登入的使用者加上 "
+        "<code>Authorization: Bearer …</code> 標頭；否則元件會顯示「需要登入」。"
+    )
+    widget_note = cors + (f'<p class="warn">{proxy}</p>' if token else "")
+    iframe_note = '<p class="setting">不需要 CITEQA_CORS_ORIGINS：iframe 可放在任何網站。</p>' + (
+        '<p class="warn">此伺服器設定了存取權杖：請勿把 <code>?token=</code> 寫進 iframe 網址。使用者先以'
+        "<code>?token=</code> 開啟一次對話介面（瀏覽器存下 Cookie，網頁與 citeqa 同站時有效），"
+        "或由反向代理加上權杖。</p>"
+        if token
+        else ""
     )
     sections = [
-        ("(a) iframe", "最簡單：把整個對話介面嵌入頁面。", iframe_snippet(base), "iframe"),
-        (
-            "(b) Gradio 網頁元件 &lt;gradio-app&gt;",
-            "介面直接成為頁面的一部分；JavaScript 由本伺服器提供，不需連外。",
-            webcomponent_snippet(base),
-            "webcomponent",
-        ),
-        ("(c) 純 JavaScript 呼叫 /api/ask", "自訂外觀：呼叫 REST API，以 textContent 顯示答案與來源。",
-         js_snippet(base), "js"),
+        ("widget", "(a) 問答元件 &lt;citeqa-chat&gt;（建議）",
+         "一行程式碼。元件在 shadow DOM 中：網頁的 CSS 影響不到它，它也不改動網頁。預設嵌在原位；"
+         '加上 <code>mode="bubble"</code> 變成右下角的浮動按鈕（<a href="' + escape(root)
+         + '/embed/demo/bubble">示範</a>）；<code>server="https://…"</code> 可指定另一台 citeqa 伺服器。',
+         widget_snippet(base), widget_note),
+        ("iframe", "(b) iframe",
+         "整個對話介面；第二行的小程式讓 iframe 隨內容調整高度（手機上輸入框不會被推到畫面外）。",
+         iframe_snippet(base), iframe_note),
+        ("js", "(c) 純 JavaScript 呼叫 /api/ask", "自訂外觀：呼叫 REST API，以 textContent 顯示答案與來源。",
+         js_snippet(base), widget_note),
+        ("webcomponent", "(d) Gradio 網頁元件 &lt;gradio-app&gt;（不建議）",
+         "JavaScript 由本伺服器提供，不需連外。", webcomponent_snippet(base),
+         '<p class="warn">樣式會雙向互相影響：網頁的 CSS 會改變對話介面（文字顏色、字級、連結樣式），'
+         "對話介面也會改變網頁（body 的邊界歸零、&lt;html lang&gt; 被改寫）。請改用 (a)。"
+         "未設定 CITEQA_CORS_ORIGINS 時，其他網域的網頁只會顯示一片空白；設定了存取權杖時只能用在同一網域。</p>"
+         + cors),
     ]
     parts = [
         "<h1>嵌入 citeqa 文件問答</h1>",
-        f'<p class="note">複製下列程式碼到內部網站。允許跨網域呼叫的來源：{escape(cors)}。{token_note}</p>',
+        f'<p class="note">複製下列程式碼到內部網站。目前允許跨網域呼叫的來源：{escape(allowed)}。'
+        f"{'此伺服器需要存取權杖。' if token else '此伺服器不需要存取權杖。'}</p>",
         f'<p><a href="{escape(root)}/">開啟對話介面</a> · <a href="{escape(root)}/docs">API 文件</a></p>',
     ]
-    for title, text, snippet, demo in sections:
+    for demo, title, text, snippet, note in sections:
         parts.append(
             f"<h2>{title}</h2><p>{text} <a href=\"{escape(root)}/embed/demo/{demo}\">示範頁面</a></p>"
-            f"<pre><code>{escape(snippet)}</code></pre>"
+            f"<pre><code>{escape(snippet)}</code></pre>{note}"
         )
     return _page("嵌入 citeqa", "".join(parts))
 
 
+def frame_page(root: str) -> HTMLResponse:
+    """The chat in a frame that reports its height to the page holding it (the iframe snippet's target)."""
+    body = (
+        f'<iframe id="citeqa-frame" src="{escape(root)}/" title="citeqa 文件問答" '
+        'style="display:block;width:100%;height:100vh;border:0"></iframe>'
+        f"<script>{_FRAME_JS}</script>"
+    )
+    html = (
+        '<!doctype html>\n<html lang="zh-Hant"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1"><title>citeqa 文件問答</title>'
+        "<style>html, body { margin: 0; padding: 0; }</style></head>"
+        f"<body>{body}</body></html>"
+    )
+    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+
 def build_embed_router(settings: ServeSettings) -> APIRouter:
-    """``/embed`` and its three demo host pages (plain HTML, not in the OpenAPI schema).
+    """``/widget.js``, ``/embed``, the iframe's frame and the demo host pages (not in the OpenAPI schema).
 
     The demos use root-relative URLs (same origin, robust behind any proxy); only the snippets shown
     for copying name the public address.
@@ -218,26 +238,35 @@ def build_embed_router(settings: ServeSettings) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     root = settings.root_path
 
+    @router.get("/widget.js")
+    def widget_js() -> Response:
+        return Response(WIDGET_JS, media_type="text/javascript; charset=utf-8", headers=WIDGET_HEADERS)
+
     @router.get("/embed", response_class=HTMLResponse)
     def embed(request: Request) -> HTMLResponse:
         return embed_page(public_base(request), root, settings)
 
-    @router.get("/embed/demo/iframe", response_class=HTMLResponse)
-    def demo_iframe() -> HTMLResponse:
-        body = "<h1>示範：iframe</h1><p class=\"note\">下面是以 iframe 嵌入的對話介面。</p>"
-        return _page("示範：iframe", body + iframe_snippet(root))
+    @router.get(FRAME_PATH, response_class=HTMLResponse)
+    def frame() -> HTMLResponse:
+        return frame_page(root)
 
-    @router.get("/embed/demo/webcomponent", response_class=HTMLResponse)
-    def demo_webcomponent() -> HTMLResponse:
-        body = "<h1>示範：&lt;gradio-app&gt; 網頁元件</h1><p class=\"note\">對話介面直接嵌在本頁。</p>"
-        return _page("示範：網頁元件", body + webcomponent_demo(root))
+    demos = {
+        "widget": ("問答元件 &lt;citeqa-chat&gt;", "元件嵌在本頁的這個位置。", widget_snippet(root)),
+        "bubble": ("浮動問答按鈕", "右下角的按鈕開啟問答。", widget_snippet(root, bubble=True)),
+        "iframe": ("iframe", "下面是以 iframe 嵌入的對話介面，高度隨內容調整。", iframe_snippet(root)),
+        "js": ("純 JavaScript", "以 fetch 呼叫 /api/ask，答案以 textContent 顯示。", js_snippet(root)),
+        "webcomponent": ("&lt;gradio-app&gt; 網頁元件", "對話介面直接嵌在本頁。", webcomponent_demo(root)),
+    }
 
-    @router.get("/embed/demo/js", response_class=HTMLResponse)
-    def demo_js() -> HTMLResponse:
-        body = (
-            "<h1>示範：純 JavaScript</h1>"
-            "<p class=\"note\">以 fetch 呼叫 /api/ask，答案以 textContent 顯示。</p>"
+    def demo_route(title: str, note: str, snippet: str) -> HTMLResponse:
+        plain = re.sub(r"&lt;|&gt;", "", title)
+        return _page(f"示範：{plain}", f'<h1>示範：{title}</h1><p class="note">{note}</p>{snippet}')
+
+    for name, (title, note, snippet) in demos.items():
+        router.add_api_route(
+            f"/embed/demo/{name}",
+            lambda title=title, note=note, snippet=snippet: demo_route(title, note, snippet),
+            methods=["GET"],
+            response_class=HTMLResponse,
         )
-        return _page("示範：JavaScript", body + js_snippet(root))
-
     return router
