@@ -198,8 +198,8 @@ def host_site() -> Iterator[HostSite]:
 @pytest.fixture(scope="session")
 def real_server(real_engine, host_site) -> Iterator[str]:
     """The real engine served at "/", no token, the host site's origin allowed for CORS."""
-    from citeqa.ui.app import create_app
-    from citeqa.ui.config import ServeSettings
+    from citeqa.ui.server.app import create_app
+    from citeqa.ui.server.config import ServeSettings
 
     with live_server(create_app(real_engine, ServeSettings(cors_origins=(host_site.origin,)))) as base:
         yield base
@@ -208,8 +208,8 @@ def real_server(real_engine, host_site) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def guarded_real_server(real_engine) -> Iterator[str]:
     """The real engine behind a proxy sub-path, with an access token and one CORS origin; yields base + prefix."""
-    from citeqa.ui.app import create_app
-    from citeqa.ui.config import ServeSettings
+    from citeqa.ui.server.app import create_app
+    from citeqa.ui.server.config import ServeSettings
 
     settings = ServeSettings(access_token=TOKEN, root_path=PREFIX, cors_origins=(ALLOWED,))
     with live_server(create_app(real_engine, settings)) as base:

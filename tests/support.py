@@ -27,7 +27,7 @@ import pytest
 
 from citeqa.errors import InputError
 from citeqa.qa.types import Answer
-from citeqa.ui.api import AnswerOut, HitOut
+from citeqa.ui.api.routes import AnswerOut, HitOut
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
@@ -36,7 +36,7 @@ ARTIFACTS = REPO / "test-artifacts"
 TOKEN = "s3cret-token"
 PREFIX = "/citeqa"
 ALLOWED = "http://intranet.example"
-# The keys every hit and answer carries, derived from the HTTP contract's models (ui.api); the stable
+# The keys every hit and answer carries, derived from the HTTP contract's models (ui.api.routes); the stable
 # keys other tools rely on are checked against them in tests/fast/test_api_contract.py.
 HIT_KEYS = {k for k, f in HitOut.model_fields.items() if f.is_required()}
 ANSWER_KEYS = {k for k, f in AnswerOut.model_fields.items() if f.is_required()}

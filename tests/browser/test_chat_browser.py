@@ -12,7 +12,7 @@ import httpx
 import pytest
 from browsing import DESKTOP, PHONE, WAIT_MS, ask, open_chat
 
-from citeqa.ui.page import BUNDLED_EXAMPLES
+from citeqa.ui.chat.page import BUNDLED_EXAMPLES
 
 XSS = "<img src=x onerror=window.__xss=1>"
 GRADIO_ENGLISH = ("processing", "Warning", "Use via API", "Built with Gradio", "Settings", "Clear", "Copy",
@@ -193,7 +193,7 @@ def test_one_language_and_one_message_per_error(new_tab, server):
 def test_every_answer_says_how_sure_it_is(new_tab, server):
     """Issue 24: each quoted answer shows its confidence in words (the number on hover and for screen
     readers), and an uncertain or not-found reply is marked as such, as the API decided it."""
-    from citeqa.ui.render import CONFIDENCE_WORDS
+    from citeqa.ui.chat.render import CONFIDENCE_WORDS
 
     tab = new_tab(DESKTOP)
     open_chat(tab, server + "/")
@@ -359,7 +359,7 @@ def test_conversation_survives_a_reload_until_a_new_one(new_tab, server):
 
 
 def test_an_example_clicked_is_asked(new_tab, server):
-    """Clicking an example asks it: Gradio's example event, whose payload the firewall checks (ui.firewall)."""
+    """Clicking an example asks it: Gradio's example event, whose payload the firewall checks (ui.middleware)."""
     question = "駐孟買辦事處何時揭牌？"
     tab = new_tab(DESKTOP)
     open_chat(tab, server + "/")

@@ -37,8 +37,8 @@ class Restartable:
     def start(self) -> None:
         import uvicorn
 
-        from citeqa.ui.app import create_app
-        from citeqa.ui.config import ServeSettings
+        from citeqa.ui.server.app import create_app
+        from citeqa.ui.server.config import ServeSettings
 
         app = create_app(self.engine, ServeSettings(port=self.port, data_dir=self.data_dir))  # type: ignore[arg-type]
         self.sock = socket.socket()

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from citeqa.errors import Overloaded, SettingError
-from citeqa.ui.admission import Admission
+from citeqa.ui.server.admission import Admission
 
 
 async def _settle() -> None:
@@ -107,7 +107,7 @@ def test_a_failing_call_and_a_client_that_left_free_their_places():
 
 
 def test_engine_slots_are_checked_where_they_enter():
-    from citeqa.ui.config import ServeSettings
+    from citeqa.ui.server.config import ServeSettings
 
     assert ServeSettings.from_env({"CITEQA_ENGINE_SLOTS": "8"}).engine_slots == 8
     for bad in ("0", "many", "5000"):

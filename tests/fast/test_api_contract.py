@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from citeqa.ui.app import create_app
-from citeqa.ui.config import ServeSettings
+from citeqa.ui.server.app import create_app
+from citeqa.ui.server.config import ServeSettings
 from support import ALLOWED, ANSWER_KEYS, assert_error, assert_hit, live_server
 
 
@@ -177,7 +177,7 @@ STABLE_ANSWER_KEYS = {"question", "answer", "grounded", "citations", "outcome", 
 
 def test_the_models_keep_the_stable_keys_and_describe_every_answer(fake_engine):
     """The HTTP models are the contract: every ``to_dict`` fits them, with no key they do not name."""
-    from citeqa.ui.api import AnswerOut, HitOut
+    from citeqa.ui.api.routes import AnswerOut, HitOut
 
     assert {k for k, f in HitOut.model_fields.items() if f.is_required()} >= STABLE_HIT_KEYS
     assert {k for k, f in AnswerOut.model_fields.items() if f.is_required()} >= STABLE_ANSWER_KEYS

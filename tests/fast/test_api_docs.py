@@ -10,9 +10,9 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from citeqa.ui.apidocs import ASSETS, TITLE
-from citeqa.ui.app import create_app
-from citeqa.ui.config import ServeSettings
+from citeqa.ui.api.docs import ASSETS, TITLE
+from citeqa.ui.server.app import create_app
+from citeqa.ui.server.config import ServeSettings
 from support import assert_error
 
 HOSTS = ("testserver",)

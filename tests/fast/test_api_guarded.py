@@ -13,8 +13,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from citeqa.ui.app import create_app
-from citeqa.ui.config import ServeSettings
+from citeqa.ui.server.app import create_app
+from citeqa.ui.server.config import ServeSettings
 from support import ALLOWED, ANSWER_KEYS, PREFIX, TOKEN, assert_error, live_server
 
 BEARER = {"Authorization": f"Bearer {TOKEN}"}

@@ -19,9 +19,9 @@ from citeqa.corpus import CorpusSettings, Passage, bundled_corpus_path, load_cor
 from citeqa.index import build_index, open_index
 from citeqa.qa.engine import Engine
 from citeqa.settings import Settings
-from citeqa.ui.app import create_app
-from citeqa.ui.config import ServeSettings
-from citeqa.ui.document import anchor, doc_url, document_title, render_document
+from citeqa.ui.pages.document import anchor, doc_url, document_title, render_document
+from citeqa.ui.server.app import create_app
+from citeqa.ui.server.config import ServeSettings
 from documents import write_pdf
 from support import assert_error
 

@@ -1,9 +1,9 @@
 """``citeqa serve``'s wiring under overload: ``serve()`` itself, in this process, with the fake model.
 
 The model holds the first question until the test lets it go, so every later question waits in the
-admission line (ui/admission.py) or is turned away: once ``CITEQA_QUEUE_SIZE`` requests wait, each
+admission line (ui/server/admission.py) or is turned away: once ``CITEQA_QUEUE_SIZE`` requests wait, each
 request past them gets 503 with Retry-After at once, not after the model frees up (the web app's
-contract, ui/api.py). More requests are sent than FastAPI has request threads (40): a line kept in
+contract, ui/api/routes.py). More requests are sent than FastAPI has request threads (40): a line kept in
 those threads could never fill, and nothing would ever be refused.
 """
 
@@ -21,8 +21,8 @@ from citeqa.embedding import batching
 from citeqa.errors import CiteqaError
 from citeqa.index import update
 from citeqa.settings import Settings
-from citeqa.ui.config import ServeSettings
-from citeqa.ui.serve import serve
+from citeqa.ui.server.config import ServeSettings
+from citeqa.ui.server.serve import serve
 from support import HashEmbedder, free_port, in_thread
 
 WAIT_S = 30.0

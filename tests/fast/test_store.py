@@ -22,8 +22,8 @@ from citeqa.store import DB_NAME, Limits, StoredTurn, StoreError, open_store
 from citeqa.store import sqlite as sqlite_store
 from citeqa.store.memory import MemoryStore
 from citeqa.store.sqlite import SCHEMA_VERSION, SqliteStore
-from citeqa.ui.config import ServeSettings
-from citeqa.ui.session import MAX_TURNS, REPEAT_S, Conversation, Sessions
+from citeqa.ui.chat.session import MAX_TURNS, REPEAT_S, Conversation, Sessions
+from citeqa.ui.server.config import ServeSettings
 
 DAY = 24 * 3600
 CID = "0123456789abcdef0123456789abcdef"
@@ -213,8 +213,8 @@ def test_memory_holds_at_most_the_last_turns_and_a_double_send_is_one_question()
 
 
 def test_a_store_that_fails_is_said_in_chinese_not_raised(fake_engine):
-    from citeqa.ui.admission import Admission, GatedEngine
-    from citeqa.ui.chat import Chat
+    from citeqa.ui.chat.conversation import Chat
+    from citeqa.ui.server.admission import Admission, GatedEngine
 
     class Unwritable(MemoryStore):
         def save(self, cid, turn, anchor):

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from citeqa.ui.config import ServeSettings, normalize_root_path, parse_origins
-from citeqa.ui.render import highlighted
+from citeqa.ui.chat.render import highlighted
+from citeqa.ui.server.config import ServeSettings, normalize_root_path, parse_origins
 
 
 def test_serve_settings_from_env():
@@ -71,8 +71,8 @@ class Ready:
 
 @pytest.fixture
 def chat(bundled):
-    from citeqa.ui.admission import Admission, GatedEngine
-    from citeqa.ui.chat import Chat
+    from citeqa.ui.chat.conversation import Chat
+    from citeqa.ui.server.admission import Admission, GatedEngine
 
     gated = GatedEngine(RecordingEngine(bundled.passages[0]), Admission(slots=1, max_waiting=0))  # type: ignore[arg-type]
     return Chat(gated, root="/sub")
@@ -166,7 +166,7 @@ def test_one_page_keeps_one_conversation_whatever_id_its_events_carry(chat):
 
 
 def test_sessions_keep_the_most_recently_used():
-    from citeqa.ui.session import MAX_TURNS, Conversation, Sessions
+    from citeqa.ui.chat.session import MAX_TURNS, Conversation, Sessions
 
     sessions = Sessions(limit=2)
     a = sessions.get("a")
@@ -182,7 +182,7 @@ def test_sessions_keep_the_most_recently_used():
 
 def test_explain_says_each_refusal_in_chinese():
     from citeqa.errors import CiteqaError, Overloaded
-    from citeqa.ui.chat import explain
+    from citeqa.ui.chat.conversation import explain
 
     assert explain(Overloaded(9, retry_after=3)) == "目前提問的人很多，請 3 秒後再試一次。"
     assert explain(CiteqaError("disk on fire")) == "目前無法回答，請稍後再試一次。"  # no English leaks

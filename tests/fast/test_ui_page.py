@@ -9,8 +9,8 @@ from typing import ClassVar
 import httpx
 import pytest
 
-from citeqa.ui.app import create_app
-from citeqa.ui.config import ServeSettings
+from citeqa.ui.server.app import create_app
+from citeqa.ui.server.config import ServeSettings
 from support import live_server
 
 
@@ -39,7 +39,7 @@ def test_only_the_chat_page_is_rewritten(site):
 
 
 def test_localized_keeps_pages_without_the_tags():
-    from citeqa.ui.locale import localized
+    from citeqa.ui.middleware.locale import localized
 
     assert localized(b"plain") == b"plain"
     once = localized(b"<html><head></head><html>")
@@ -48,7 +48,7 @@ def test_localized_keeps_pages_without_the_tags():
 
 def test_header_names_the_document_as_its_readers_know_it(fake_engine):
     """UX P20: the bundled document by its publisher and name, not only its slogan title; what it covers."""
-    from citeqa.ui.page import BUNDLED_DOCUMENT, example_questions, header_html
+    from citeqa.ui.chat.page import BUNDLED_DOCUMENT, example_questions, header_html
 
     header = header_html(fake_engine, "/sub")
     title = next(iter(fake_engine.index.manifest["outline"].values()))["title"]
@@ -72,7 +72,7 @@ class OtherIndex:
 def test_examples_and_header_for_another_collection_come_from_its_outline(fake_engine):
     from dataclasses import replace
 
-    from citeqa.ui.page import BUNDLED_DOCUMENT, example_questions, header_html
+    from citeqa.ui.chat.page import BUNDLED_DOCUMENT, example_questions, header_html
 
     other = replace(fake_engine, index=OtherIndex())
     assert example_questions(other) == ["請假規定有哪些重點？", "報帳流程有哪些重點？"]
@@ -84,7 +84,7 @@ def test_examples_and_header_for_another_collection_come_from_its_outline(fake_e
 def test_header_escapes_titles_and_names_many_documents_by_count(fake_engine):
     from dataclasses import replace
 
-    from citeqa.ui.page import header_html
+    from citeqa.ui.chat.page import header_html
 
     class Many(OtherIndex):
         outline: ClassVar[dict] = {f"{n}.md": {"title": f"<b>手冊 {n}</b>", "sections": ["甲"]} for n in range(5)}

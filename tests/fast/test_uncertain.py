@@ -16,7 +16,7 @@ from citeqa.qa.decision.score import AbstainSettings, Evidence, conversational, 
 from citeqa.qa.decision.verdict import UNCERTAIN_NOTE, uncertain
 from citeqa.qa.types import Answer, Hit, Outcome
 from citeqa.settings import Settings
-from citeqa.ui.render import answer_html, confidence_html, sources_html
+from citeqa.ui.chat.render import answer_html, confidence_html, sources_html
 
 # A cosine-only model: confidence 0.5 at a cosine of 0.8, 0.88 at 0.85, 0.12 at 0.75.
 S = AbstainSettings(threshold=0.3, answer_threshold=0.7, intercept=-32.0, weights=(40.0, 0.0, 0.0, 0.0, 0.0),

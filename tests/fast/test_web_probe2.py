@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from citeqa.ui.app import create_app
-from citeqa.ui.config import ServeSettings
+from citeqa.ui.server.app import create_app
+from citeqa.ui.server.config import ServeSettings
 from support import chat_fn, gradio_event, live_server
 
 
@@ -92,7 +92,7 @@ def _rss_mb() -> float:
 def test_memory_per_client_is_bounded_in_count_and_size(fake_engine):
     """N2: each new session hash kept a copy of the page-load event's outputs (the whole chat's HTML):
     RSS 0.5 → 1.9 GB after 800 calls, never returned. Forged conversation ids must create nothing."""
-    from citeqa.ui.gradio_state import STATE_SESSIONS
+    from citeqa.ui.chat.gradio_state import STATE_SESSIONS
 
     app = create_app(fake_engine, ServeSettings())
     submit, load = chat_fn(app, "submit"), chat_fn(app, "load")
@@ -219,7 +219,7 @@ def test_a_slow_llm_endpoint_holds_no_engine_slot(fake_engine):
     "/gradio_api/heartbeat/s3cret?x=1",
 ])
 def test_secrets_are_redacted_from_request_lines_by_meaning(line, caplog):
-    from citeqa.ui.redact import redact_secrets_in_logs
+    from citeqa.ui.server.redact import redact_secrets_in_logs
 
     redact_secrets_in_logs()
     with caplog.at_level(logging.INFO, logger="uvicorn.access"):
@@ -228,7 +228,7 @@ def test_secrets_are_redacted_from_request_lines_by_meaning(line, caplog):
 
 
 def test_conversation_ids_are_redacted_and_other_values_kept():
-    from citeqa.ui.redact import redact
+    from citeqa.ui.server.redact import redact
 
     cid = "0123456789abcdef0123456789abcdef"
     assert redact(f"restored {cid} for tab") == "restored [redacted] for tab"
@@ -238,7 +238,7 @@ def test_conversation_ids_are_redacted_and_other_values_kept():
 
 def test_an_encoded_token_key_is_accepted_and_not_logged(fake_engine, caplog):
     """N7 end to end: the server accepts ``?%74oken=`` (it decodes to ``token``); the log never shows it."""
-    from citeqa.ui.redact import RedactSecrets
+    from citeqa.ui.server.redact import RedactSecrets
 
     app = create_app(fake_engine, ServeSettings(access_token="s3cret"))
     with live_server(app) as base:

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from citeqa.ui.app import create_app
-from citeqa.ui.config import ServeSettings
+from citeqa.ui.server.app import create_app
+from citeqa.ui.server.config import ServeSettings
 from support import live_server
 
 TOKEN = "s3cret-token"
@@ -142,7 +142,7 @@ def test_token_in_the_url_is_redirected_away_and_never_logged(token_server, capl
     """F4: `?token=` stayed in the address bar and in every access-log line."""
     from urllib.parse import quote
 
-    from citeqa.ui.redact import redact_secrets_in_logs
+    from citeqa.ui.server.redact import redact_secrets_in_logs
 
     with httpx.Client(base_url=token_server, timeout=10) as c:
         r = c.get(f"/embed?token={quote(UTOKEN)}&x=1", headers={"Accept": "text/html"})
@@ -265,7 +265,7 @@ def test_an_unhandled_exception_is_a_logged_500_error_object(caplog):
     """Whatever slips past every handler still answers ``{"error"}``, and its traceback goes to the log."""
     from starlette.testclient import TestClient
 
-    from citeqa.ui.firewall import ErrorShapeMiddleware
+    from citeqa.ui.middleware.firewall import ErrorShapeMiddleware
 
     async def broken(scope, receive, send):
         raise KeyError(99)

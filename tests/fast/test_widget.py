@@ -9,9 +9,9 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from citeqa.ui.app import create_app
-from citeqa.ui.config import ServeSettings
-from citeqa.ui.render import CONFIDENCE_WORDS, NOT_IN_DOCUMENT, UNCERTAIN
+from citeqa.ui.chat.render import CONFIDENCE_WORDS, NOT_IN_DOCUMENT, UNCERTAIN
+from citeqa.ui.server.app import create_app
+from citeqa.ui.server.config import ServeSettings
 from support import PREFIX, TOKEN
 
 BEARER = {"Authorization": f"Bearer {TOKEN}"}

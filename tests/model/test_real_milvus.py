@@ -80,7 +80,7 @@ def test_cli_ask_on_milvus_lite_cites_what_the_local_backend_cites(milvus_real, 
 
 @pytest.fixture(scope="module")
 def milvus_server(milvus_real) -> Iterator[str]:
-    from citeqa.ui.app import create_app
+    from citeqa.ui.server.app import create_app
 
     with live_server(create_app(milvus_real)) as base:
         yield base

@@ -253,8 +253,8 @@ def _report_skipped(skipped: Sequence[Any]) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """``citeqa serve``: the chat, the REST API and the embed page on one port."""
-    from citeqa.ui.config import ServeSettings
-    from citeqa.ui.serve import serve
+    from citeqa.ui.server.config import ServeSettings
+    from citeqa.ui.server.serve import serve
 
     web = ServeSettings.from_env(host=args.host, port=args.port, root_path=args.root_path)
     return serve(settings_from(args), web, index_dir=args.index, log_level=args.log_level)

@@ -208,7 +208,7 @@ def source_card(hit: Hit, n: int, turn: int, *, cited: bool = True, panel: bool 
 
     Its links open the paragraph in its document and, in the panel, go back to the answer.
     """
-    from citeqa.ui.document import doc_url
+    from citeqa.ui.pages.document import doc_url
 
     p = hit.passage
     section = " › ".join(p.section)

@@ -1,9 +1,9 @@
 """``/widget.js``, the intranet embedding page (``/embed``) and a working host page for each way to embed.
 
-Four ways, best first: the ``<citeqa-chat>`` element (``ui.widget_js``: shadow DOM, nothing leaks
+Four ways, best first: the ``<citeqa-chat>`` element (``ui.widget.script``: shadow DOM, nothing leaks
 either way), an ``<iframe>`` of the chat that takes its content's height, a vanilla JS snippet that
 calls ``/api/ask``, and Gradio's ``<gradio-app>`` web component (kept for pages that already use it;
-it leaks styles both ways, and the page says so). The snippets live in ``ui.snippets``. Every URL
+it leaks styles both ways, and the page says so). The snippets live in ``ui.widget.snippets``. Every URL
 starts with the app's root path, so the pages work behind a reverse proxy under a sub-path.
 """
 
@@ -17,8 +17,9 @@ from html import escape
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from citeqa.ui.config import ServeSettings
-from citeqa.ui.snippets import (
+from citeqa.ui.server.config import ServeSettings
+from citeqa.ui.widget.script import WIDGET_JS
+from citeqa.ui.widget.snippets import (
     FRAME_PATH,
     HEIGHT_MESSAGE,
     STATIC_GRADIO,
@@ -27,7 +28,6 @@ from citeqa.ui.snippets import (
     webcomponent_snippet,
     widget_snippet,
 )
-from citeqa.ui.widget_js import WIDGET_JS
 
 __all__ = ["STATIC_GRADIO", "build_embed_router", "public_base"]
 
@@ -84,7 +84,7 @@ def public_base(request: Request) -> str:
     """Return the app's public URL, root path included, no trailing slash: "http://host:7860/citeqa".
 
     For the snippets intranet authors copy to other sites. The Host it names has passed the allow-list
-    (``ui.hosts``), and X-Forwarded-Host / -Proto reach here only from a trusted proxy. The value only
+    (``ui.middleware.hosts``), and X-Forwarded-Host / -Proto reach here only from a trusted proxy. The value only
     ever goes into escaped HTML or a JSON-encoded script string; the demo pages use none of it.
     """
     base = str(request.base_url).rstrip("/")
@@ -101,7 +101,7 @@ def public_base(request: Request) -> str:
 @lru_cache(maxsize=1)
 def gradio_base_css() -> str | None:
     """The name of the stylesheet Gradio's web component loads ("index-….css"), read from its script."""
-    from citeqa.ui.app import gradio_frontend_dir
+    from citeqa.ui.server.app import gradio_frontend_dir
 
     folder = gradio_frontend_dir()
     entry = re.search(r"\./assets/(index-[\w-]+\.js)", (folder / "gradio.js").read_text("utf-8"))

@@ -1,4 +1,4 @@
-"""The ``<citeqa-chat>`` widget's stylesheet, inside its shadow root (``ui.widget_js``).
+"""The ``<citeqa-chat>`` widget's stylesheet, inside its shadow root (``ui.widget.script``).
 
 Why ``!important`` at ``:host``: the host element is styled by both the page and the shadow root,
 and for important declarations the shadow root wins (CSS Cascade 4, "context"), so a host page's

@@ -3,7 +3,7 @@
 Responses are exactly the library's JSON contract (``Answer.to_dict()``, ``Hit.to_dict()``), described
 once by the response models below; every refusal is ``{"error": "..."}`` with a 4xx status, or a 503
 when the server is busy. Engine calls go through the server's one gate
-(``ui.admission.GatedEngine``): they wait their turn on the event loop, then run in the thread
+(``ui.server.admission.GatedEngine``): they wait their turn on the event loop, then run in the thread
 pool, so the loop stays free for the chat's streams.
 """
 
@@ -23,7 +23,7 @@ from citeqa.qa.types import Outcome
 from citeqa.settings import MAX_TOP_K, RetrieverName
 
 if TYPE_CHECKING:
-    from citeqa.ui.admission import GatedEngine
+    from citeqa.ui.server.admission import GatedEngine
 
 
 class AskRequest(BaseModel):

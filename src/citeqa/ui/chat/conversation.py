@@ -1,12 +1,12 @@
 """The Gradio chat: ask in Traditional Chinese, read each answer with linked ``[n]`` markers and its sources.
 
-Messages are HTML built by ``citeqa.ui.render`` from escaped text; the Chatbot renders them with
+Messages are HTML built by ``citeqa.ui.chat.render`` from escaped text; the Chatbot renders them with
 Markdown and LaTeX off and its sanitizer on, so document and question text is never markup. The
-conversation lives on the server (``ui.session``); the browser keeps only its id, so a reload finds it.
+conversation lives on the server (``ui.chat.session``); the browser keeps only its id, so a reload finds it.
 
-A question takes two steps of one event (``ui.page``): ``submit`` (instant) checks it and shows it
+A question takes two steps of one event (``ui.chat.page``): ``submit`` (instant) checks it and shows it
 with a pending bubble; ``answer`` answers whatever is pending, in order, each question through the
-server's one engine gate (``ui.admission.GatedEngine``). A second question sent before the first is
+server's one engine gate (``ui.server.admission.GatedEngine``). A second question sent before the first is
 answered therefore waits its turn instead of replacing it. Each answered turn is then written to the
 conversation store, off the event loop; a store that cannot be read or written (``StoreError``) is
 said in Chinese on the status line, or logged when an answer could not be kept: never a traceback.
@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any
 from citeqa.errors import CiteqaError, InputError, Overloaded, QuestionEmpty, QuestionTooLong
 from citeqa.qa.query import clean_query
 from citeqa.store import StoreError
-from citeqa.ui import render
-from citeqa.ui.session import Conversation, Sessions, stored_id
+from citeqa.ui.chat import render
+from citeqa.ui.chat.session import Conversation, Sessions, stored_id
 
 if TYPE_CHECKING:
-    from citeqa.ui.admission import GatedEngine
+    from citeqa.ui.server.admission import GatedEngine
 
 log = logging.getLogger(__name__)
 Message = dict[str, Any]

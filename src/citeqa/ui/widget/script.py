@@ -8,7 +8,7 @@ page's corner instead of an inline box.
 Why it is built this way:
 
 - An open shadow root holds everything, and its ``:host`` rule resets every inherited property with
-  ``!important`` (``ui.widget_css``), so the host page's CSS reaches nothing inside, and the widget
+  ``!important`` (``ui.widget.style``), so the host page's CSS reaches nothing inside, and the widget
   sets nothing outside itself: no global style, no ``lang`` on the page, no focus or scroll on load.
 - Server text (answers, passages, questions) only ever goes through ``textContent`` and DOM nodes.
 - It never takes a token: a page anyone can read must not hold one. A server with
@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import json
 
-from citeqa.ui.render import CONFIDENCE_WORDS, NOT_IN_DOCUMENT, UNCERTAIN
-from citeqa.ui.widget_css import WIDGET_CSS
+from citeqa.ui.chat.render import CONFIDENCE_WORDS, NOT_IN_DOCUMENT, UNCERTAIN
+from citeqa.ui.widget.style import WIDGET_CSS
 
 _TEMPLATE = r"""/* citeqa <citeqa-chat> widget: https://HOST/widget.js (see /embed on the citeqa server). */
 (function () {

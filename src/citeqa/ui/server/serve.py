@@ -13,7 +13,7 @@ from pathlib import Path
 
 from citeqa.errors import InputError
 from citeqa.settings import Settings
-from citeqa.ui.config import ServeSettings
+from citeqa.ui.server.config import ServeSettings
 
 
 def serve(settings: Settings, web: ServeSettings, *, index_dir: Path | None = None, log_level: str = "info") -> int:
@@ -27,8 +27,8 @@ def serve(settings: Settings, web: ServeSettings, *, index_dir: Path | None = No
     from citeqa.index.registry import backend_for
     from citeqa.index.update import embedder_for
     from citeqa.qa.engine import Engine
-    from citeqa.ui.app import create_app
-    from citeqa.ui.redact import redact_secrets_in_logs
+    from citeqa.ui.server.app import create_app
+    from citeqa.ui.server.redact import redact_secrets_in_logs
 
     sock = bind(web.host, web.port)
     batcher: BatchingEmbedder | None = None
@@ -41,7 +41,7 @@ def serve(settings: Settings, web: ServeSettings, *, index_dir: Path | None = No
         config = uvicorn.Config(
             app,
             log_level=log_level,
-            proxy_headers=False,  # forwarded headers are judged by ui.hosts against CITEQA_TRUSTED_PROXIES
+            proxy_headers=False,  # forwarded headers are judged by ui.middleware.hosts against CITEQA_TRUSTED_PROXIES
             timeout_graceful_shutdown=3,  # the chat keeps event streams open; do not wait for them forever
         )
         redact_secrets_in_logs()  # after Config, which (re)configures uvicorn's loggers

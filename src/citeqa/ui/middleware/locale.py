@@ -12,7 +12,7 @@ import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from citeqa.ui.guard import route_path
+from citeqa.ui.middleware.guard import route_path
 
 LANG = "zh-Hant"
 GRADIO_LOCALE = "zh-TW"  # the name of Gradio's Traditional Chinese strings

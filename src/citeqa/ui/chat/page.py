@@ -16,11 +16,11 @@ import gradio as gr  # this module is the Gradio page: imported only when the ap
 from citeqa.corpus.loader import BUNDLED_NAME
 from citeqa.corpus.outline import topic
 from citeqa.errors import CiteqaError
-from citeqa.ui.admission import GatedEngine
-from citeqa.ui.chat import Chat, explain
-from citeqa.ui.render import CSS as RENDER_CSS
-from citeqa.ui.render import sources_html
-from citeqa.ui.session import Sessions
+from citeqa.ui.chat.conversation import Chat, explain
+from citeqa.ui.chat.render import CSS as RENDER_CSS
+from citeqa.ui.chat.render import sources_html
+from citeqa.ui.chat.session import Sessions
+from citeqa.ui.server.admission import GatedEngine
 
 if TYPE_CHECKING:
     from citeqa.qa.engine import Engine
@@ -172,12 +172,12 @@ def build_chat(gated: GatedEngine, root: str = "", sessions: Sessions | None = N
 
 def _wire(chat: Chat, demo: gr.Blocks, saved: Any, chatbot: Any, box: Any, send: Any,
           status: Any, buttons: tuple[Any, Any], sources: Any) -> None:
-    """The events. The chat history is an output only: the client cannot hand it in (``ui.session``).
+    """The events. The chat history is an output only: the client cannot hand it in (``ui.chat.session``).
 
     A question is one event that shows it at once, then its answer: two chained events raced
     Gradio's stream handling (the server closes a page's stream when its last event ends; an event
     joined by ``.then`` in that moment never heard its result, so a question sent during another's
-    answer was lost). Engine calls wait at the gate the REST API uses (``ui.admission.GatedEngine``).
+    answer was lost). Engine calls wait at the gate the REST API uses (``ui.server.admission.GatedEngine``).
     """
 
     # Gradio hands each event the page's session hash (``gr.Request``): one page, one conversation.

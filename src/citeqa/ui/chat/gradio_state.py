@@ -4,9 +4,9 @@ Gradio keeps, for every ``session_hash`` a client names, a copy of each event's 
 session's config (``SessionState.config_values``), for its "deep link" feature. The chat's output is
 the whole conversation's HTML (about 1.6 MB for 50 turns), and the hash is the client's choice: 800
 page-load calls with new hashes took the server from 0.5 to 1.9 GB, never given back. This app
-closes the deep-link route (``ui.firewall``), the only reader of those copies, so none is kept, and
+closes the deep-link route (``ui.middleware.firewall``), the only reader of those copies, so none is kept, and
 at most ``STATE_SESSIONS`` sessions are remembered. Nothing of the chat lives in Gradio's state (its
-conversations are ``ui.session``'s), and a running event holds its own reference to its session, so
+conversations are ``ui.chat.session``'s), and a running event holds its own reference to its session, so
 evicting one between events loses nothing.
 """
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from citeqa.ui.guard import route_path, send_json_error
+from citeqa.ui.middleware.guard import route_path, send_json_error
 
 if TYPE_CHECKING:
     import gradio as gr

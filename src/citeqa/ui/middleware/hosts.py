@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from citeqa.ui.guard import send_json_error
+from citeqa.ui.middleware.guard import send_json_error
 
 _FORWARDED = (b"x-forwarded-host", b"x-forwarded-proto", b"x-forwarded-for", b"x-forwarded-prefix", b"forwarded")
 

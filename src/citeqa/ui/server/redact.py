@@ -3,7 +3,7 @@
 The access log holds every request line. What must never be in it: the access token (``?token=``,
 in any spelling the server accepts: ``?%74oken=`` decodes to the same key), Gradio's session hash
 (``?session_hash=`` and ``/heartbeat/<hash>``: replaying one returned that person's conversation),
-and conversation ids (32 hex digits, handed out by ``ui.session``). Values are replaced by
+and conversation ids (32 hex digits, handed out by ``ui.chat.session``). Values are replaced by
 ``[redacted]``; the rest of the line stays, so the log still says what was asked of the server.
 """
 

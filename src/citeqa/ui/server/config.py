@@ -13,7 +13,7 @@ from citeqa.errors import SettingError
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 DEFAULT_QUEUE_SIZE = 64  # questions waiting at once (chat and API); more are refused as busy
-# API calls inside the engine at once, the rest waiting in line (ui.admission): measured on 2 cores,
+# API calls inside the engine at once, the rest waiting in line (ui.server.admission): measured on 2 cores,
 # 32 clients (docs/benchmarks.md, "Admission").
 DEFAULT_ENGINE_SLOTS = 4
 DEFAULT_CONVERSATION_DAYS = 30  # a conversation untouched this long is deleted (citeqa.store)

@@ -24,13 +24,13 @@ timer runs only while a question waits).
 # though the server answers it. Any later event opens a new stream, which delivers what was missed.
 # So while a question is unacknowledged or its answer pending, the page clicks the hidden
 # #citeqa-sync button every 2 s: a cheap event that repaints the server's conversation (no engine
-# call) and, by being an event, reopens the stream. The page's load runs off the queue (ui.page), so
+# call) and, by being an event, reopens the stream. The page's load runs off the queue (ui.chat.page), so
 # a question sent the moment the page appears, maybe before this script runs, is not exposed to it.
 
 # Why the page handles the server going away itself: Gradio 6.31's client marks its connection
 # "lost" on the first failed call (a refused ``queue/join`` or a broken ``queue/data`` stream),
 # shows an English toast, and from then on sends no event at all; it recovers only by reloading the
-# page once ``gradio_api/app_id`` answers (a route this app does not open, ``ui.firewall``), and a
+# page once ``gradio_api/app_id`` answers (a route this app does not open, ``ui.middleware.firewall``), and a
 # reload would drop what the user typed. So this script wraps ``fetch`` for those two calls: a join
 # the server cannot take gets a reply Gradio ends the event on quietly (a 422 with nothing invalid:
 # an error reply would put an English toast up and a "錯誤" badge over the chat), and a stream that
@@ -377,7 +377,7 @@ CHAT_JS = r"""
   }).observe(root, {subtree: true, childList: true, attributes: true, attributeFilter: ["aria-label"]});
   document.querySelectorAll("[aria-label]").forEach(relabel);
   watch(document.body);
-  if (window.__citeqaPage) {  // our own page (ui.locale), not a <gradio-app> on someone else's
+  if (window.__citeqaPage) {  // our own page (ui.middleware.locale), not a <gradio-app> on someone else's
     const html = document.documentElement;
     const keep = () => { if (html.lang !== "zh-Hant") html.lang = "zh-Hant"; };
     new MutationObserver(keep).observe(html, {attributes: true, attributeFilter: ["lang"]});

@@ -12,7 +12,7 @@ import json
 from html import escape
 
 STATIC_GRADIO = "/static/gradio"  # where create_app mounts gradio/templates/frontend
-FRAME_PATH = "/embed/frame"  # the chat wrapped in a page that reports its height (ui.widget)
+FRAME_PATH = "/embed/frame"  # the chat wrapped in a page that reports its height (ui.widget.embed)
 HEIGHT_MESSAGE = "citeqa:height"  # the postMessage type the frame sends and the helper reads
 # Shown by the browser until widget.js defines the element (the shadow root then hides it), so a
 # script that cannot load leaves a sentence, never a blank area.

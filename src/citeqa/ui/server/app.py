@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from citeqa.errors import CiteqaError
-from citeqa.ui.config import ServeSettings
+from citeqa.ui.server.config import ServeSettings
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from citeqa.qa.engine import Engine
-    from citeqa.ui.firewall import ChatEvents
+    from citeqa.ui.middleware.firewall import ChatEvents
 
 DESCRIPTION = """Question answering over a Traditional Chinese document, with the source paragraph
 cited for every claim. `POST /api/ask` returns `{question, answer, grounded, citations, outcome, confidence}`
@@ -49,16 +49,16 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
 
     from citeqa import __version__
     from citeqa.store import Limits, open_store
-    from citeqa.ui.admission import Admission, GatedEngine
-    from citeqa.ui.api import build_router, install_error_handlers
-    from citeqa.ui.apidocs import build_docs_router
-    from citeqa.ui.chatjs import CHAT_JS
-    from citeqa.ui.document import build_document_router
-    from citeqa.ui.firewall import ChatEvents
-    from citeqa.ui.gradio_state import install_lean_state
-    from citeqa.ui.page import CSS, build_chat
-    from citeqa.ui.session import Sessions
-    from citeqa.ui.widget import STATIC_GRADIO, build_embed_router
+    from citeqa.ui.api.docs import build_docs_router
+    from citeqa.ui.api.routes import build_router, install_error_handlers
+    from citeqa.ui.chat.gradio_state import install_lean_state
+    from citeqa.ui.chat.page import CSS, build_chat
+    from citeqa.ui.chat.script import CHAT_JS
+    from citeqa.ui.chat.session import Sessions
+    from citeqa.ui.middleware.firewall import ChatEvents
+    from citeqa.ui.pages.document import build_document_router
+    from citeqa.ui.server.admission import Admission, GatedEngine
+    from citeqa.ui.widget.embed import STATIC_GRADIO, build_embed_router
 
     settings = settings or ServeSettings()
     # Opened (and pruned) before anything is served: a damaged or locked file stops the start, said plainly.
@@ -69,7 +69,7 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
         yield
         store.close()
 
-    # docs_url=None: FastAPI's own /docs loads Swagger UI from a CDN; ui.apidocs serves it from this app.
+    # docs_url=None: FastAPI's own /docs loads Swagger UI from a CDN; ui.api.docs serves it from this app.
     app = FastAPI(title="citeqa", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None,
                   lifespan=lifespan)
     app.state.store = store
@@ -106,7 +106,7 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
         ssr_mode=False,
         mcp_server=False,
         show_error=True,
-        max_file_size=settings.max_body_bytes,  # uploads are refused anyway (ui.firewall)
+        max_file_size=settings.max_body_bytes,  # uploads are refused anyway (ui.middleware.firewall)
     )
     install_lean_state(app, chat)  # per-client memory bounded in count and size
     return app
@@ -119,10 +119,10 @@ def add_middlewares(app: FastAPI, settings: ServeSettings, events: ChatEvents) -
     """
     from fastapi.middleware.cors import CORSMiddleware
 
-    from citeqa.ui.firewall import ErrorShapeMiddleware, GradioRoutesMiddleware
-    from citeqa.ui.guard import BodyLimitMiddleware, RootPathMiddleware, TokenMiddleware
-    from citeqa.ui.hosts import HostMiddleware
-    from citeqa.ui.locale import ChatLanguageMiddleware
+    from citeqa.ui.middleware.firewall import ErrorShapeMiddleware, GradioRoutesMiddleware
+    from citeqa.ui.middleware.guard import BodyLimitMiddleware, RootPathMiddleware, TokenMiddleware
+    from citeqa.ui.middleware.hosts import HostMiddleware
+    from citeqa.ui.middleware.locale import ChatLanguageMiddleware
 
     # add_middleware wraps what is there, so they are added innermost first.
     app.add_middleware(ChatLanguageMiddleware)

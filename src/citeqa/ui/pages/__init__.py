@@ -1,0 +1,1 @@
+"""Plain HTML pages of the app: a cited passage in its whole document (``/doc``)."""

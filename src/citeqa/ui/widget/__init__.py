@@ -1,0 +1,1 @@
+"""Embedding the chat in other pages: ``/embed`` snippets, ``<citeqa-chat>`` (``/widget.js``), the iframe frame."""
