@@ -180,8 +180,9 @@ def real_test_split_eval(real_engine):
     from citeqa.eval.peer import PeerBM25
     from citeqa.eval.run import run_eval
 
-    peer = PeerBM25.from_documents(list(real_engine.documents())).search
-    return run_eval(real_engine, load_eval_set(None, "test"), ("hybrid", "peer"), peer_search=peer, progress=False)
+    peer = PeerBM25.from_documents(list(real_engine.documents()))
+    return run_eval(real_engine, load_eval_set(None, "test"), ("hybrid", "peer"), peer_search=peer.search,
+                    peer_texts=peer.paragraphs, progress=False)
 
 
 # --- the real model behind one in-process server each way -----------------------------------------

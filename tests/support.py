@@ -40,6 +40,12 @@ ALLOWED = "http://intranet.example"
 # keys other tools rely on are checked against them in tests/fast/test_api_contract.py.
 HIT_KEYS = {k for k, f in HitOut.model_fields.items() if f.is_required()}
 ANSWER_KEYS = {k for k, f in AnswerOut.model_fields.items() if f.is_required()}
+
+
+def same_answer(d: dict) -> dict:
+    """An answer's JSON without its ``id``: random per answer, so two askings of one question differ only there."""
+    assert re.fullmatch(r"[0-9a-f]{32}", d["id"]), d["id"]
+    return {k: v for k, v in d.items() if k != "id"}
 MARKER = re.compile(r"\[(\d+)\]")
 
 

@@ -58,6 +58,8 @@ FLAGS = {
     "backend": "--backend", "milvus_uri": "--milvus-uri",
 }
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+_ON_OFF = {"on": True, "off": False}  # CITEQA_QUESTION_LOG: said in words, so "1" or "yes" is no accident
+MAX_LOG_DAYS = 3650
 _COLLECTION = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,200}$")
 
 
@@ -66,6 +68,17 @@ def default_data_dir() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("citeqa"))
+
+
+def data_dir_from(env: Mapping[str, str]) -> Path:
+    """``CITEQA_DATA_DIR`` (``~`` expanded; blank means unset), else ``default_data_dir()``.
+
+    The one rule for the data directory: ``Settings.data_dir`` (the index, the question log of
+    ``citeqa ask``) and ``ServeSettings.data_dir`` (the server's store) both come from here, so the
+    CLI and the server write to the same database.
+    """
+    raw = env.get("CITEQA_DATA_DIR", "").strip()
+    return Path(raw).expanduser() if raw else default_data_dir()
 
 
 def _default_cache_dir() -> Path:
@@ -80,6 +93,7 @@ class Settings:
 
     index_dir: Path
     cache_dir: Path
+    data_dir: Path  # the index (by default) and the SQLite store: conversations, the question log
     embed_model: str = ""  # "" = the bundled offline multilingual-e5-small
     allow_download: bool = False  # let sentence-transformers fetch a named model from the Hub
     torch_threads: int = 0  # 0 = torch's default; 1 suits serving on small, busy machines
@@ -106,6 +120,10 @@ class Settings:
     milvus_db: str = ""
     milvus_collection: str = "citeqa"
     milvus_index_type: MilvusIndexType = MilvusIndexType.FLAT
+    # Off by default: with it on, every question asked (chat, REST API, ``citeqa ask``) is kept in the
+    # store of ``data_dir`` for ``question_log_days`` days (``citeqa.store.questions``).
+    question_log: bool = False
+    question_log_days: int = 90  # = citeqa.store.questions.DEFAULT_LOG_DAYS (a test checks)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: values are normalised once, here
@@ -132,6 +150,11 @@ class Settings:
             raise SettingError(_name("answer_threshold"), self.answer_threshold,
                                f"a number at least CITEQA_ABSTAIN_THRESHOLD ({self.abstain_threshold})")
         _in_range("llm_timeout", self.llm_timeout, 0.1, 3600.0)
+        if not isinstance(self.question_log, bool):
+            raise SettingError(_name("question_log"), self.question_log, "on or off")
+        days = self.question_log_days
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_LOG_DAYS:
+            raise SettingError(_name("question_log_days"), days, f"a whole number of days from 1 to {MAX_LOG_DAYS}")
         if self.llm_base_url and not self.llm_base_url.startswith(("http://", "https://")):
             raise SettingError(_name("llm_base_url"), self.llm_base_url, "an http:// or https:// URL")
         if bool(self.llm_base_url) != bool(self.llm_model):
@@ -146,14 +169,18 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from ``CITEQA_<FIELD>`` variables; ``overrides`` (non-None) win."""
         env = os.environ if env is None else env
-        data_dir = Path(env.get("CITEQA_DATA_DIR") or default_data_dir()).expanduser()
+        data_dir = data_dir_from(env)
         values: dict[str, Any] = {
             "index_dir": Path(env.get("CITEQA_INDEX_DIR") or data_dir / "index").expanduser(),
             "cache_dir": Path(env.get("CITEQA_CACHE_DIR") or _default_cache_dir()).expanduser(),
+            "data_dir": data_dir,
         }
         for f in fields(cls):
             raw = env.get(f"CITEQA_{f.name.upper()}")
-            if raw is None or raw.strip() == "" or f.name in ("index_dir", "cache_dir"):
+            if raw is None or raw.strip() == "" or f.name in ("index_dir", "cache_dir", "data_dir"):
+                continue
+            if f.name == "question_log":
+                values[f.name] = _on_off(f.name, raw.strip())
                 continue
             values[f.name] = _convert(f.name, raw.strip(), str(f.type))
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -180,6 +207,14 @@ def _in_range(field: str, value: object, low: float, high: float) -> None:
     ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
     if not ok or not low <= value <= high:  # type: ignore[operator]
         raise SettingError(_name(field), value, f"a number from {low:g} to {high:g}")
+
+
+def _on_off(name: str, raw: str) -> bool:
+    """``on`` or ``off`` (any case); anything else names the variable and the two words."""
+    try:
+        return _ON_OFF[raw.lower()]
+    except KeyError:
+        raise SettingError(_name(name), raw, "one of off, on") from None
 
 
 def _convert(name: str, raw: str, kind: str) -> Any:

@@ -326,6 +326,27 @@ def test_readable_in_both_themes_and_big_enough_on_phones(new_tab, server):
         tab.shot(f"readable-{'phone' if width is PHONE else 'desktop'}-{theme}")
 
 
+def test_rating_with_the_question_log_off_says_so(new_tab, server):
+    """Issue 26 item 2: 👍 / 👎 are under the answer, labelled for screen readers; with the log off (this
+    server's default) the server answers 404 and the buttons give way to a sentence instead of failing."""
+    tab = new_tab(PHONE)
+    open_chat(tab, server + "/")
+    page = tab.page
+    ask(page, "駐孟買辦事處何時揭牌？")
+    rate = page.locator(".citeqa-rate").first
+    up = rate.locator("button.citeqa-vote-up")
+    assert up.get_attribute("aria-label") == "這個回答有幫助" and up.get_attribute("aria-pressed") == "false"
+    assert rate.locator("button.citeqa-vote-down").get_attribute("aria-label") == "這個回答沒有幫助"
+    up.click()
+    note = rate.locator(".citeqa-rate-note")
+    page.wait_for_function("(el) => el.textContent.startsWith('回饋功能未開啟')", arg=note.element_handle(),
+                           timeout=10_000)
+    assert up.is_hidden() and rate.locator("button.citeqa-vote-down").is_hidden()
+    assert tab.failed == [f"404 {server}/api/feedback"]  # the refusal this test expects
+    tab.failed.clear()
+    tab.shot("rating-log-off-phone")
+
+
 def test_follow_up_is_answered_as_its_own_question(new_tab, server):
     """「那帛琉呢？」 after a question about the December trip's stop in the Marshall Islands is answered
     about Palau, and the chat shows how it understood it."""

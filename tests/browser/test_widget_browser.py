@@ -140,6 +140,17 @@ def test_widget_on_a_hostile_page_of_another_origin(new_tab, server, host_site, 
     page.emulate_media(color_scheme="light")
     tab.shot("widget-hostile-phone-light")
 
+    # 👍 / 👎 (issue 26): this server keeps no question log, so a rating is refused (404) and said so.
+    up = widget.locator(".rate .vote").first
+    assert up.get_attribute("aria-label") == "這個回答有幫助" and up.get_attribute("aria-pressed") == "false"
+    up.click()
+    note = widget.locator(".rate-note").first
+    page.wait_for_function("(el) => el.textContent.startsWith('回饋功能未開啟')", arg=note.element_handle(),
+                           timeout=10_000)
+    assert up.is_hidden()
+    assert tab.failed == [f"404 {server}/api/feedback"]  # the refusal this part expects
+    tab.failed.clear()
+
     widget.locator(".new").click()
     assert widget.locator(".turn").count() == 0
     assert widget.locator("textarea").evaluate("e => e.getRootNode().activeElement === e")

@@ -76,6 +76,7 @@ class _Spy:
 
     def __init__(self, engine) -> None:
         self.engine, self.retrievers, self.settings, self.embedder = engine, engine.retrievers, engine.settings, None
+        self.index, self.documents = engine.index, engine.documents
         self.searched: list[str] = []
         self.asked: list[tuple[str, str | None]] = []
 

@@ -125,6 +125,9 @@ class StubEngine:
     def answerer_for(self, name: str) -> StubEngine:
         return self
 
+    def documents(self) -> list:
+        return []  # no collection to count relevant passages in: nDCG's ideal is the fewest possible
+
     def answer(self, question: str, k: int | None = None) -> Answer:
         return ANSWERS[question]
 

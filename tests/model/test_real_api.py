@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from support import ANSWER_KEYS, TOKEN, assert_cited_quote, assert_error, assert_hit
+from support import ANSWER_KEYS, TOKEN, assert_cited_quote, assert_error, assert_hit, same_answer
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +49,9 @@ def test_ask_passes_previous_question_to_the_engine(api, real_engine):
     question, previous = "那荷蘭呢？", "哪些歐洲國家派軍艦通過台灣海峽？"
     r = api.post("/api/ask", json={"question": question, "previous": previous})
     assert r.status_code == 200, r.text
-    assert r.json() == real_engine.ask(question, previous=previous).to_dict()
-    assert r.json() != real_engine.ask(question).to_dict()  # the previous question changed the answer
+    assert same_answer(r.json()) == same_answer(real_engine.ask(question, previous=previous).to_dict())
+    # the previous question changed the answer
+    assert same_answer(r.json()) != same_answer(real_engine.ask(question).to_dict())
 
 
 def test_search_contract(api):

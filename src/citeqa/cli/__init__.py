@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from citeqa import __version__
-from citeqa.cli import commands
+from citeqa.cli import commands, gaps
 from citeqa.cli.commands import EXIT_USAGE, log_line
 from citeqa.errors import CiteqaError
 from citeqa.settings import RETRIEVERS, Backend, IndexKind
 
-COMMANDS = ("chunks", "index", "search", "ask", "eval", "serve")
+COMMANDS = ("chunks", "index", "search", "ask", "eval", "gaps", "serve")
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 __all__ = ["build_parser", "main"]
 
@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="citeqa", description="Cited question answering over Chinese documents.")
     p.add_argument("--version", action="version", version=f"citeqa {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_document_commands, _add_query_commands, _add_eval_command, _add_serve_command):
+    for add in (_add_document_commands, _add_query_commands, _add_eval_command, _add_gaps_command, _add_serve_command):
         add(sub)
     return p
 
@@ -137,9 +137,36 @@ def _add_eval_command(sub: Subparsers) -> None:
         default=0.10,
         help="calibration cap on answered questions the documents do not answer (the answer threshold)",
     )
+    e.add_argument("--compare", nargs=2, type=Path, metavar=("A.json", "B.json"),
+                   help="two saved runs (--json > A.json) side by side, with paired 95%% intervals of B - A")
     e.add_argument("--cv", type=int, default=0, metavar="K",
                    help="with --calibrate: also report K-fold cross-validated figures of the calibration")
+    e.add_argument("--draft", type=Path, metavar="FILE",
+                   help="draft an eval set for review into FILE from the PATHs (default: the indexed documents)")
+    e.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="with --draft: documents to draft from")
+    e.add_argument("--force", action="store_true", help="with --draft: replace an existing FILE")
     e.set_defaults(func=commands.cmd_eval)
+
+
+def _add_gaps_command(sub: Subparsers) -> None:
+    g = sub.add_parser(
+        "gaps",
+        help="questions the documents did not answer, or answers rated down, grouped by meaning",
+        description="Group the logged questions answered not_found or uncertain, or rated down, by meaning "
+        "(the bundled model's vectors), biggest group first, each with the closest passage the documents "
+        "have. Questions are logged only while CITEQA_QUESTION_LOG=on.",
+    )
+    g.add_argument("--days", type=int, default=gaps.DEFAULT_DAYS, metavar="N",
+                   help=f"questions of the last N days (default {gaps.DEFAULT_DAYS})")
+    g.add_argument("--limit", type=int, default=gaps.DEFAULT_LIMIT, metavar="N",
+                   help=f"the N biggest groups (default {gaps.DEFAULT_LIMIT})")
+    g.add_argument("--json", action="store_true",
+                   help='print {"groups": [{"count", "questions", "outcomes", "down", "closest"}]}')
+    g.add_argument("--export-eval", type=Path, metavar="FILE",
+                   help="also write the groups' questions as eval-set rows (kind unanswerable) for review")
+    g.add_argument("--force", action="store_true", help="replace an existing --export-eval FILE")
+    _index_options(g)
+    g.set_defaults(func=gaps.cmd_gaps)
 
 
 def _add_serve_command(sub: Subparsers) -> None:

@@ -18,6 +18,8 @@ from citeqa.errors import CiteqaError, InputError
 if TYPE_CHECKING:
     from citeqa.qa.engine import Engine
     from citeqa.settings import Settings
+    from citeqa.store import Store
+    from citeqa.store.recorder import Recorder
 
 EXIT_USAGE = 2
 # C0 and C1 controls (newline, tab, CR, ESC, NEL, …) and the Unicode line and paragraph separators.
@@ -108,14 +110,40 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    """``citeqa ask``: print a cited answer to a question (or to each stdin line)."""
+    """``citeqa ask``: print a cited answer to a question (or to each stdin line).
+
+    With ``CITEQA_QUESTION_LOG=on`` each answer is logged (channel "cli") in the data directory's
+    store; a store that cannot be opened or written is said on stderr and the answers still printed.
+    """
     _precheck(args.question, args)
     engine = open_engine(args)
+    recorder, store = _question_log(engine.settings)
 
     def one(question: str) -> dict[str, Any]:
-        return engine.ask(question, args.top_k).to_dict()
+        answer = engine.ask(question, args.top_k)
+        recorder(answer)
+        return answer.to_dict()
 
-    return _run_queries(args.question, args.json, one, _print_answer, key="question")
+    try:
+        return _run_queries(args.question, args.json, one, _print_answer, key="question")
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _question_log(settings: Settings) -> tuple[Recorder, Store | None]:
+    """The CLI's recorder: logging into ``settings.data_dir`` when the log is on, else writing nothing."""
+    from citeqa.store import StoreError, open_question_log
+    from citeqa.store.recorder import Recorder
+
+    if not settings.question_log:
+        return Recorder(None, "cli", warn=log_line), None
+    try:
+        store = open_question_log(settings.data_dir, settings.question_log_days)
+    except StoreError as exc:
+        log_line(f"citeqa: the question log cannot be opened, so nothing is logged: {exc}")
+        return Recorder(None, "cli", warn=log_line), None
+    return Recorder(store, "cli", warn=log_line), store
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -125,13 +153,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from citeqa.eval.report import markdown, write_report
     from citeqa.eval.run import RETRIEVER_NAMES, run_eval
 
+    if args.draft or args.paths:  # cli.draft: drafting an eval set measures nothing
+        from citeqa.cli.draft import cmd_draft
+        return cmd_draft(args)
     if args.calibrate:
         return _calibrate(args)
+    if args.compare:
+        from citeqa.cli.compare import cmd_compare
+
+        return cmd_compare(args)
     questions = load_eval_set(args.eval_set, args.split)
     engine = open_engine(args)
     names = RETRIEVER_NAMES if args.retriever == "all" else (args.retriever,)
-    peer = PeerBM25.from_documents(list(engine.documents())).search if "peer" in names else None
-    reports = run_eval(engine, questions, names, peer_search=peer, progress=not args.quiet)
+    peer = PeerBM25.from_documents(list(engine.documents())) if "peer" in names else None
+    reports = run_eval(engine, questions, names, peer_search=peer.search if peer else None,
+                       peer_texts=peer.paragraphs if peer else None, progress=not args.quiet)
     summary = {
         "questions": len(questions),
         "split": args.split,

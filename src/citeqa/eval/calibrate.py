@@ -25,7 +25,6 @@ import numpy as np
 
 from citeqa.errors import InputError
 from citeqa.eval.dataset import CONVERSATION, OFFTOPIC, UNANSWERABLE, EvalQuestion
-from citeqa.eval.metrics import answer_correct
 from citeqa.qa.decision.score import SIGNALS, AbstainSettings, Evidence, signals
 from citeqa.qa.engine import Engine
 from citeqa.qa.followup import resolve_follow_up
@@ -75,7 +74,7 @@ def collect(engine: Engine, questions: Sequence[EvalQuestion]) -> list[Sample]:
             ex = engine.answerer.explain(q.question)
         else:  # as the engine asks it: the standalone question, retrieved with the follow-up's query
             ex = engine.answerer.explain(follow.resolved, retrieval_query=follow.query)
-        right = q.answerable and ex.answer is not None and answer_correct(ex.answer.answer, q.answers)
+        right = ex.answer is not None and q.answered_by(ex.answer.answer)
         out.append(Sample(q.kind, q.answerable, ex.evidence, ex.content_free, right))
     return out
 

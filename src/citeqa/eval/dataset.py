@@ -8,8 +8,9 @@ The set is stored as JSON Lines, one question per line::
 A follow-up (kind ``followup``) also carries ``"previous"``: the question asked just before it, which
 the follow-up leans on ("那荷蘭呢？" after "駐孟買辦事處何時揭牌？").
 
-``load_eval_set`` validates every line and raises :class:`citeqa.errors.InputError` naming the file and
-line of the first problem it finds.
+A line whose only key is ``_comment`` is a note for people (a drafted set says it is a draft to
+review) and is skipped. ``load_eval_set`` validates every other line and raises
+:class:`citeqa.errors.InputError` naming the file and line of the first problem it finds.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ BUNDLED_EVAL_SET: Final[Traversable] = files("citeqa.eval").joinpath("data", "mo
 
 _FIELDS: Final[tuple[str, ...]] = ("id", "question", "kind", "split", "evidence", "answers")
 # batch: who wrote it, for reporting held-out batches apart; previous: what a follow-up leans on.
-_OPTIONAL: Final[tuple[str, ...]] = ("batch", "previous")
+_OPTIONAL: Final[tuple[str, ...]] = ("batch", "previous", "answers_all")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +62,19 @@ class EvalQuestion:
     answers: tuple[str, ...]
     batch: str = ""
     previous: str = ""  # the question asked just before, for a follow-up; "" for one that stands alone
+    # A list asked for (哪些…): a right answer holds every one of these, not just one of ``answers``.
+    answers_all: tuple[str, ...] = ()
 
     @property
     def answerable(self) -> bool:
         """Whether the document contains the answer (not an unanswerable, off-topic or conversation kind)."""
         return self.kind not in NOT_ANSWERABLE
+
+    def answered_by(self, text: str) -> bool:
+        """Whether ``text`` holds the answer: all of ``answers_all`` when given, else one of ``answers``."""
+        from citeqa.eval.metrics import answer_correct
+
+        return self.answerable and answer_correct(text, self.answers, self.answers_all)
 
 
 def load_eval_set(path: Path | Traversable | None = None, split: str | None = None) -> list[EvalQuestion]:
@@ -91,7 +100,7 @@ def load_eval_set(path: Path | Traversable | None = None, split: str | None = No
     questions: list[EvalQuestion] = []
     first_line_of: dict[str, int] = {}
     for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
+        if not line.strip() or _is_comment(line):
             continue
         question = _parse_line(line, f"{name}, line {lineno}")
         if question.id in first_line_of:
@@ -106,6 +115,15 @@ def load_eval_set(path: Path | Traversable | None = None, split: str | None = No
     if split is not None:
         questions = [q for q in questions if q.split == split]
     return questions
+
+
+def _is_comment(line: str) -> bool:
+    """A line whose only key is ``_comment`` (JSON Lines has no comments): ``{"_comment": "draft: review"}``."""
+    try:
+        raw = json.loads(line)
+    except json.JSONDecodeError:
+        return False  # reported as bad JSON by _parse_line
+    return isinstance(raw, dict) and set(raw) == {"_comment"} and isinstance(raw["_comment"], str)
 
 
 def _parse_line(line: str, where: str) -> EvalQuestion:
@@ -133,6 +151,9 @@ def _parse_line(line: str, where: str) -> EvalQuestion:
         raise InputError(f"{where}: unknown split {split!r}; use one of {', '.join(SPLITS)}.")
     evidence = _texts(raw, "evidence", where)
     answers = _texts(raw, "answers", where)
+    answers_all = _texts(raw, "answers_all", where) if "answers_all" in raw else ()
+    if answers_all and kind in NOT_ANSWERABLE:
+        raise InputError(f"{where}: a question of kind {kind} has no answers_all.")
 
     if kind in NOT_ANSWERABLE:
         if evidence or answers:
@@ -144,13 +165,14 @@ def _parse_line(line: str, where: str) -> EvalQuestion:
             raise InputError(f"{where}: an answerable question ({kind}) needs at least one answer.")
         if kind == "multi" and len(evidence) < 2:
             raise InputError(f"{where}: a multi question needs evidence spans from two paragraphs.")
-        for answer in answers:
+        for answer in answers + answers_all:
             if not any(answer in span for span in evidence):
                 raise InputError(f"{where}: answer {answer!r} is not inside any of its evidence spans.")
     batch = raw.get("batch", "")
     if not isinstance(batch, str):
         raise InputError(f"{where}: field 'batch' must be a string.")
-    return EvalQuestion(qid, question, kind, split, evidence, answers, batch, _previous(raw, kind, question, where))
+    previous = _previous(raw, kind, question, where)
+    return EvalQuestion(qid, question, kind, split, evidence, answers, batch, previous, answers_all)
 
 
 def _previous(raw: dict[str, Any], kind: str, question: str, where: str) -> str:

@@ -52,17 +52,37 @@ def mrr_at(ranks: Sequence[int | None], k: int = 10) -> float:
     return 1.0 / min(found) if found else 0.0
 
 
-def ndcg_at(ranked_texts: Sequence[str], evidence: Sequence[str], k: int = 10) -> float:
-    """Binary-relevance nDCG: a passage is relevant when it covers any evidence span."""
-    gains = [1.0 if any(covers(t, ev) for ev in evidence) else 0.0 for t in ranked_texts[:k]]
-    dcg = sum(g / math.log2(i + 2) for i, g in enumerate(gains))
-    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(len(evidence), k)))
+def relevant_count(collection: Sequence[str], evidence: Sequence[str]) -> int:
+    """How many passages of the whole collection are relevant: they cover an evidence span."""
+    return sum(1 for t in collection if any(covers(t, ev) for ev in evidence))
+
+
+def ndcg_at(ranked_texts: Sequence[str], evidence: Sequence[str], k: int = 10, relevant: int | None = None) -> float:
+    """Binary-relevance nDCG@k with the reference definition (trec_eval's ``ndcg_cut``).
+
+    A passage is relevant when it covers any evidence span; the ideal ranking puts all ``relevant``
+    passages of the collection first, so the figure never exceeds 1 (a span split over two passages
+    makes two relevant passages, not one). Without ``relevant`` the ideal counts the relevant
+    passages ranked plus one for every span none of them covers: the fewest the collection can hold.
+    """
+    gains = [1.0 if any(covers(t, ev) for ev in evidence) else 0.0 for t in ranked_texts]
+    if relevant is None:
+        uncovered = sum(1 for ev in evidence if not any(covers(t, ev) for t in ranked_texts))
+        relevant = int(sum(gains)) + uncovered
+    relevant = max(relevant, int(sum(gains[:k])))  # a collection count can never be under what was ranked
+    dcg = sum(g / math.log2(i + 2) for i, g in enumerate(gains[:k]))
+    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(relevant, k)))
     return dcg / ideal if ideal else 0.0
 
 
-def answer_correct(answer: str, expected: Sequence[str]) -> bool:
-    """The answer text contains at least one expected answer string (normalised)."""
+def answer_correct(answer: str, expected: Sequence[str], expected_all: Sequence[str] = ()) -> bool:
+    """The answer holds every ``expected_all`` string when there are any (a list asked for), else one of ``expected``.
+
+    Compared normalised (``norm``): spaces, width, script and case do not matter.
+    """
     a = norm(answer)
+    if expected_all:
+        return all(norm(x) in a for x in expected_all if x)
     return any(norm(x) in a for x in expected if x)
 
 

@@ -10,13 +10,15 @@ from citeqa.files import write_atomic
 
 _COLUMNS = ("R@1", "R@3", "R@5", "R@10", "MRR@10", "nDCG@10", "answered_right", "shown_right", "confidently_wrong",
             "wrongly_declined", "abstain_recall", "search_ms_p50", "ask_ms_p50")
-_CHART = ("R@1", "R@5", "MRR@10", "nDCG@10", "answered_right", "shown_right", "confidently_wrong", "wrongly_declined")
+_CHART = ("R@1", "R@5", "MRR@10", "nDCG@10", "answered_right", "shown_right", "confidently_wrong", "wrongly_declined",
+          "offtopic_declined", "conversation_recognised")
 
 
 def markdown(summary: dict[str, Any]) -> str:
     """A side-by-side table of all retrievers, then per-kind tables."""
     rets: dict[str, dict[str, Any]] = summary["retrievers"]
-    lines = [f"# citeqa eval — {summary['questions']} questions ({summary.get('split') or 'all splits'})", ""]
+    lines = [f"# citeqa eval — {summary['questions']} questions ({summary.get('split') or 'all splits'})", "",
+             "Each figure with its 95 % interval (bootstrap over questions); n/a: the figure does not apply.", ""]
     lines += _table(rets, _COLUMNS)
     kinds = sorted({k for m in rets.values() for k in m.get("by_kind", {})})
     for kind in kinds:
@@ -28,15 +30,21 @@ def markdown(summary: dict[str, Any]) -> str:
 def _table(rows: dict[str, dict[str, Any]], cols: tuple[str, ...]) -> list[str]:
     out = ["| retriever | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for name, m in rows.items():
-        cells = [_fmt(m.get(c)) for c in cols]
+        cells = [_fmt(m.get(c), (m.get("ci95") or {}).get(c)) for c in cols]
         out.append(f"| {name} | " + " | ".join(cells) + " |")
     return out
 
 
-def _fmt(v: Any) -> str:
+def _fmt(v: Any, ci: list[float] | None = None) -> str:
+    """A figure with its 95 % interval under it; "n/a" where it does not apply (never 0)."""
     if v is None:
-        return "—"
-    return f"{v:.3f}" if isinstance(v, float) else str(v)
+        return "n/a"
+    if not isinstance(v, float):
+        return str(v)
+    if ci and all(isinstance(x, float) and x == x for x in ci):
+        digits = 1 if v >= 10 else 3  # latencies in ms
+        return f"{v:.{digits}f}<br>[{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
+    return f"{v:.3f}"
 
 
 def write_report(summary: dict[str, Any], out_dir: Path) -> list[Path]:
@@ -62,13 +70,24 @@ def _chart(summary: dict[str, Any], path: Path) -> None:
     width = 0.8 / max(1, len(names))
     fig, (ax, rel) = plt.subplots(1, 2, figsize=(14, 4.5), dpi=120, gridspec_kw={"width_ratios": [3, 1]})
     for i, name in enumerate(names):
-        vals = [rets[name].get(m) or 0.0 for m in _CHART]
-        bars = ax.bar(x + i * width - 0.4 + width / 2, vals, width, label=name)
-        ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=1)
-    ax.set_xticks(x, _CHART)
-    ax.set_ylim(0, 1.08)
-    ax.set_title(f"citeqa eval: {summary['questions']} questions ({summary.get('split') or 'all splits'})")
-    ax.legend(loc="upper right", fontsize=8)
+        m = rets[name]
+        at = x + i * width - 0.4 + width / 2
+        vals = [m.get(f) for f in _CHART]
+        ci = m.get("ci95") or {}
+        have = [j for j, v in enumerate(vals) if v is not None]
+        err = np.array([[max(0.0, vals[j] - (ci.get(_CHART[j]) or [vals[j]] * 2)[0]) for j in have],
+                        [max(0.0, (ci.get(_CHART[j]) or [vals[j]] * 2)[1] - vals[j]) for j in have]])
+        bars = ax.bar(at[have], [vals[j] for j in have], width, label=name, yerr=err if have else None,
+                      error_kw={"elinewidth": 0.8, "capsize": 2})
+        ax.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
+        for j, v in enumerate(vals):
+            if v is None:  # does not apply: say so, never draw a 0 bar
+                ax.text(at[j], 0.02, "n/a", ha="center", va="bottom", fontsize=6, rotation=90, color="#666666")
+    ax.set_xticks(x, _CHART, rotation=20, ha="right")
+    ax.set_ylim(0, 1.2)  # room above the bars for the legend
+    ax.set_title(f"citeqa eval: {summary['questions']} questions ({summary.get('split') or 'all splits'}); "
+                 "bars with 95 % intervals", fontsize=10)
+    ax.legend(loc="upper center", ncol=max(1, len(names)), fontsize=8, frameon=False)
     ax.tick_params(axis="x", labelsize=7)
     _reliability(rel, rets)
     fig.tight_layout()

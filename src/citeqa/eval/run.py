@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from citeqa.errors import InputError
-from citeqa.eval.dataset import CONVERSATION, OFFTOPIC, UNANSWERABLE, EvalQuestion
-from citeqa.eval.metrics import answer_correct, evidence_ranks, mrr_at, ndcg_at, percentile, recall_at
+from citeqa.eval.dataset import CONVERSATION, EvalQuestion
+from citeqa.eval.figures import figures, latency_interval
+from citeqa.eval.metrics import evidence_ranks, ndcg_at, percentile, relevant_count
 from citeqa.qa.engine import Engine
 from citeqa.qa.extractive import ExtractiveAnswerer
 from citeqa.qa.query import resolve_follow_up
@@ -17,7 +19,6 @@ from citeqa.qa.types import Answer, Outcome
 from citeqa.settings import RETRIEVERS
 
 RETRIEVER_NAMES = (*sorted(RETRIEVERS), "peer")  # bm25, dense, hybrid, then the peer baseline
-_KS = (1, 3, 5, 10)
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,18 @@ class QuestionResult:
     confidence: float | None = None
     quote_right: bool | None = None  # the reply's text holds an expected answer, whatever its outcome
 
+    def to_dict(self) -> dict[str, Any]:
+        """What ``--json`` keeps per question, so two saved runs can be compared question by question."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> QuestionResult:
+        """The inverse of ``to_dict`` (a saved run read back by ``citeqa eval --compare``)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in d.items() if k in names}
+        values["ranks"] = tuple(values.get("ranks") or ())
+        return cls(**values)
+
 
 @dataclass
 class RetrieverReport:
@@ -53,6 +66,7 @@ class RetrieverReport:
         batches = sorted({r.batch for r in self.results if r.batch})
         if batches:
             out["by_batch"] = {b: _summarise([r for r in self.results if r.batch == b]) for b in batches}
+        out["per_question"] = [r.to_dict() for r in self.results]  # for `citeqa eval --compare`
         return out
 
 
@@ -62,18 +76,26 @@ def run_eval(
     retrievers: Sequence[str] = RETRIEVER_NAMES,
     *,
     peer_search: Callable[[str, int], list[str]] | None = None,
+    peer_texts: Sequence[str] | None = None,
     progress: bool = True,
 ) -> dict[str, RetrieverReport]:
-    """Evaluate each named retriever; ``peer`` needs ``peer_search`` (raw paragraph texts)."""
+    """Evaluate each named retriever; ``peer`` needs ``peer_search`` (raw paragraph texts).
+
+    nDCG's ideal ranking counts every relevant passage of the retriever's collection: the index's
+    passages, or ``peer_texts`` for the peer baseline (without them, the fewest it can hold).
+    """
     from tqdm import tqdm
 
     reports = {name: RetrieverReport(name) for name in retrievers}
     answerers = {name: engine.answerer_for(name) for name in retrievers if name in engine.retrievers}
+    own = [p.embed_text for d in engine.documents() for p in engine.index.passages_of(d.source)]
     total = len(questions) * len(retrievers)
     with tqdm(total=total, desc="eval", unit="q", disable=not progress) as bar:
         for name in retrievers:
+            collection = (own if name != "peer" else peer_texts) or None  # none listed: the fewest possible
             for q in questions:
-                reports[name].results.append(_one(engine, name, q, answerers.get(name), peer_search))
+                relevant = relevant_count(collection, q.evidence) if collection is not None and q.answerable else None
+                reports[name].results.append(_one(engine, name, q, answerers.get(name), peer_search, relevant))
                 bar.update()
     return reports
 
@@ -84,6 +106,7 @@ def _one(
     q: EvalQuestion,
     answerer: ExtractiveAnswerer | None,
     peer_search: Callable[[str, int], list[str]] | None,
+    relevant: int | None = None,
 ) -> QuestionResult:
     # A follow-up is searched as the engine searches it (with the previous question, or resolved).
     follow = resolve_follow_up(q.question, q.previous) if q.previous else None
@@ -99,14 +122,14 @@ def _one(
         texts = [h.passage.embed_text for h in engine.search(query, 10, name)]
     latency = (time.perf_counter() - t0) * 1000
     ranks = tuple(evidence_ranks(texts, q.evidence)) if q.answerable else ()
-    ndcg = ndcg_at(texts, q.evidence) if q.answerable else 0.0
+    ndcg = ndcg_at(texts, q.evidence, 10, relevant) if q.answerable else 0.0
     if answerer is None:
         return QuestionResult(q.id, q.kind, ranks, ndcg, latency, batch=q.batch)
     _forget_queries(engine)
     t1 = time.perf_counter()
     ans = _answer(engine, answerer, q)
     ask_ms = (time.perf_counter() - t1) * 1000
-    quote_right = q.answerable and answer_correct(ans.answer, q.answers)
+    quote_right = q.answered_by(ans.answer)
     if q.answerable:
         correct = ans.grounded and quote_right
     elif q.kind == CONVERSATION:
@@ -132,65 +155,39 @@ def _forget_queries(engine: Engine) -> None:
 
 
 def _summarise(results: Sequence[QuestionResult]) -> dict[str, Any]:
-    answerable = [r for r in results if r.ranks]
-    out: dict[str, Any] = {"questions": len(results), "answerable": len(answerable)}
-    for k in _KS:
-        out[f"R@{k}"] = _mean([recall_at(r.ranks, k) for r in answerable])
-    out["MRR@10"] = _mean([mrr_at(r.ranks, 10) for r in answerable])
-    out["nDCG@10"] = _mean([r.ndcg for r in answerable])
+    """The figures of a slice (None: n/a), then latencies; ``ci95`` holds each figure's 95 % interval."""
+    points, intervals = figures(results)
+    out: dict[str, Any] = {"questions": len(results), "answerable": sum(1 for r in results if r.ranks), **points}
     lat = [r.latency_ms for r in results]
     out["search_ms_p50"] = round(percentile(lat, 50), 2)
     out["search_ms_p95"] = round(percentile(lat, 95), 2)
+    intervals["search_ms_p50"] = latency_interval(lat, 50) or []
     judged = [r for r in results if r.correct is not None]
     if judged:
-        ans = [r for r in judged if r.ranks]
-        unans = [r for r in judged if r.kind == UNANSWERABLE]  # on-topic: the document does not say
-        off = [r for r in judged if r.kind == OFFTOPIC]
-        conv = [r for r in judged if r.kind == CONVERSATION]
-        abstained = [r for r in judged if r.grounded is False]
-        out["answer_accuracy"] = _mean([float(bool(r.correct)) for r in ans]) if ans else None
-        out["abstain_recall"] = _mean([float(r.grounded is False) for r in unans]) if unans else None
-        true_abstain = sum(1 for r in abstained if not r.ranks)
-        out["abstain_precision"] = round(true_abstain / len(abstained), 4) if abstained else None
-        out["false_abstain_rate"] = _mean([float(r.grounded is False) for r in ans]) if ans else None
-        out["offtopic_declined"] = _mean([float(r.grounded is False) for r in off]) if off else None
-        out["conversation_recognised"] = _mean([float(bool(r.correct)) for r in conv]) if conv else None
-        out.update(_outcome_figures(judged))
-        for name in (o.value for o in Outcome):  # the outcome mix of this slice
-            out[f"{name}_rate"] = _mean([float(r.outcome == name) for r in judged])
+        out["reliability"] = _reliability(judged)
         asks = [r.ask_ms for r in judged if r.ask_ms is not None]
         out["ask_ms_p50"] = round(percentile(asks, 50), 2)
         out["ask_ms_p95"] = round(percentile(asks, 95), 2)
+        intervals["ask_ms_p50"] = latency_interval(asks, 50) or []
+    out["ci95"] = intervals
     return out
 
 
 _SHOWN = (Outcome.ANSWERED, Outcome.UNCERTAIN)  # a quote is shown, as the answer or as possibly not it
 
 
-def _outcome_figures(judged: Sequence[QuestionResult]) -> dict[str, Any]:
-    """What users meet: wrong confident answers, right answers given or shown, answerable ones declined.
-
-    ``reliability``: per 0.1 band of confidence, how often the quotes shown (answered or uncertain) were right.
-    """
-    ans = [r for r in judged if r.ranks]
-    declinable = [r for r in judged if r.kind in (UNANSWERABLE, OFFTOPIC)]
+def _reliability(judged: Sequence[QuestionResult]) -> list[dict[str, Any]]:
+    """Per 0.1 band of confidence, how often the quotes shown (answered or uncertain) were right."""
     shown = [r for r in judged if r.outcome in _SHOWN and r.confidence is not None]
     bands: dict[int, list[QuestionResult]] = {}
     for r in shown:
         bands.setdefault(min(9, int(float(r.confidence or 0.0) * 10)), []).append(r)
-    return {
-        "confidently_wrong": _mean([float(r.outcome == Outcome.ANSWERED) for r in declinable]) if declinable else None,
-        "answered_right": _mean([float(r.outcome == Outcome.ANSWERED and bool(r.quote_right)) for r in ans])
-        if ans else None,
-        "shown_right": _mean([float(r.outcome in _SHOWN and bool(r.quote_right)) for r in ans]) if ans else None,
-        "wrongly_declined": _mean([float(r.outcome not in _SHOWN) for r in ans]) if ans else None,
-        "reliability": [
-            {"band": f"{b / 10:.1f}-{(b + 1) / 10:.1f}", "questions": len(rs),
-             "confidence": _mean([float(r.confidence or 0.0) for r in rs]),
-             "accuracy": _mean([float(bool(r.quote_right)) for r in rs])}
-            for b, rs in sorted(bands.items())
-        ],
-    }
+    return [
+        {"band": f"{b / 10:.1f}-{(b + 1) / 10:.1f}", "questions": len(rs),
+         "confidence": _mean([float(r.confidence or 0.0) for r in rs]),
+         "accuracy": _mean([float(bool(r.quote_right)) for r in rs])}
+        for b, rs in sorted(bands.items())
+    ]
 
 
 def _mean(values: Sequence[float]) -> float:

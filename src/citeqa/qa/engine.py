@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -49,11 +50,18 @@ class Draft:
     def finish(self) -> Answer:
         """The answer the user gets; a follow-up shows the question it was read as (``Answer.resolved``).
 
-        It blocks while the model answers: call it from a worker thread, never from async code.
+        Every call gives a new ``Answer.id`` (128 random bits, 32 hex digits): unguessable, so only
+        the client that got the answer can rate it (``citeqa.store.questions``). It blocks while the
+        model answers: call it from a worker thread, never from async code.
         """
         got = self.answer if self.model is None else self.model.rewrite(self.answer, self.hits)
-        got = replace(got, follows=self.follows) if self.follows else got
+        got = replace(got, follows=self.follows, id=new_answer_id())
         return got if self.asked == self.question else replace(got, question=self.question, resolved=self.asked)
+
+
+def new_answer_id() -> str:
+    """A fresh answer id: ``secrets.token_hex(16)``, e.g. ``'3f9c0a…'`` (32 lowercase hex digits)."""
+    return secrets.token_hex(16)
 
 
 @dataclass(frozen=True)

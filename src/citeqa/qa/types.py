@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from citeqa.corpus import Passage
@@ -72,6 +72,9 @@ class Answer:
     ``confidence`` (0–1) is how likely the quoted answer is right; None where nothing was scored.
     ``question`` is the text the user typed; ``resolved`` the standalone question that was answered
     instead, for a follow-up read with the previous one (那荷蘭呢？ → 駐荷蘭辦事處何時揭牌？).
+    ``id`` names this one answer (a random 32-hex token the engine gives every answer it returns):
+    the key a client rates it by (``POST /api/feedback``) and the question log keeps it under.
+    None only for answers made outside the engine (tests, answers stored before ids existed).
     """
 
     question: str
@@ -82,6 +85,8 @@ class Answer:
     confidence: float | None = None
     resolved: str | None = None
     follows: bool = False  # read with the previous question (a follow-up); not part of the JSON contract
+    # Not compared: the same answer given twice is equal, whatever each delivery was labelled.
+    id: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.outcome is None:
@@ -90,11 +95,12 @@ class Answer:
             raise ValueError(f"grounded={self.grounded} contradicts outcome {self.outcome}")
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON contract: question, answer, grounded, citations (``Hit.to_dict``), outcome, confidence, resolved.
+        """The JSON contract: id, question, answer, grounded, citations, outcome, confidence, resolved.
 
-        ``confidence`` is always there (null where nothing was scored); ``resolved`` only for a follow-up.
+        ``id`` and ``confidence`` are always there (null where there is none); ``resolved`` only for a follow-up.
         """
         d: dict[str, Any] = {
+            "id": self.id,
             "question": self.question,
             "answer": self.answer,
             "grounded": self.grounded,
@@ -111,9 +117,11 @@ class Answer:
         """The inverse of ``to_dict``; ``follows``, outside the contract, is read when the dict has it."""
         confidence = d.get("confidence")
         resolved = d.get("resolved")
+        answer_id = d.get("id")
         return cls(
             question=str(d["question"]), answer=str(d["answer"]), grounded=bool(d["grounded"]),
             citations=tuple(Hit.from_dict(h) for h in d["citations"]), outcome=Outcome(d["outcome"]),
             confidence=None if confidence is None else float(confidence),
             resolved=None if resolved is None else str(resolved), follows=bool(d.get("follows", False)),
+            id=None if answer_id is None else str(answer_id),
         )

@@ -1,11 +1,11 @@
-"""Where the chat's conversations are kept: a small interface, one SQLite file by default.
+"""Where the chat's conversations and the question log are kept: small interfaces, one SQLite file by default.
 
-The web layer talks to a ``ConversationStore`` of five methods, so a deployment with several
-``serve`` replicas can put a server database behind the same interface (one SQLite file belongs to
-one host). ``open_store(data_dir)`` gives the SQLite store in ``<data_dir>/citeqa.sqlite3``
-(``store.sqlite``), or, with no data directory, a store in memory (``store.memory``: tests and
-library callers that must not write to disk). The question log and answer feedback planned next
-go into the same database, as further tables added by the migration list (``store.sqlite``).
+The web layer talks to a ``ConversationStore`` of five methods and a ``QuestionLog`` of five more
+(``store.questions``), together a ``Store``, so a deployment with several ``serve`` replicas can put
+a server database behind the same interfaces (one SQLite file belongs to one host).
+``open_store(data_dir)`` gives the SQLite store in ``<data_dir>/citeqa.sqlite3`` (``store.sqlite``),
+or, with no data directory, a store in memory (``store.memory``: tests and library callers that must
+not write to disk). The question log's tables are in the same file, added by the migration list.
 
 Answers are kept whole (``Answer.to_dict`` plus ``follows``), so a conversation read back renders
 exactly as it was shown. Every implementation is bounded: turns per conversation, conversations in
@@ -20,6 +20,7 @@ from typing import Protocol
 
 from citeqa.errors import CiteqaError
 from citeqa.qa.types import Answer
+from citeqa.store.questions import DEFAULT_LOG_DAYS, QuestionLog
 
 DB_NAME = "citeqa.sqlite3"
 MAX_TURNS = 50  # kept per conversation: older turns are dropped as new ones are saved
@@ -54,15 +55,19 @@ class StoredConversation:
 
 @dataclass(frozen=True)
 class Limits:
-    """The bounds every store keeps: turns per conversation, conversations in all, and days kept."""
+    """The bounds every store keeps: turns per conversation, conversations in all, and days kept.
+
+    ``log_days`` is how long a logged answer and its rating are kept (``CITEQA_QUESTION_LOG_DAYS``).
+    """
 
     max_turns: int = MAX_TURNS
     max_conversations: int = MAX_CONVERSATIONS
     days: int = DEFAULT_DAYS
+    log_days: int = DEFAULT_LOG_DAYS
 
     def __post_init__(self) -> None:
         for name, value in (("max_turns", self.max_turns), ("max_conversations", self.max_conversations),
-                            ("days", self.days)):
+                            ("days", self.days), ("log_days", self.log_days)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
 
@@ -91,10 +96,16 @@ class ConversationStore(Protocol):
         ...
 
 
-def open_store(data_dir: Path | None, limits: Limits | None = None) -> ConversationStore:
+class Store(ConversationStore, QuestionLog, Protocol):
+    """What ``open_store`` gives: the conversations and the question log, in one database."""
+
+
+def open_store(data_dir: Path | None, limits: Limits | None = None, *, prune_conversations: bool = True) -> Store:
     """The store for a server: SQLite in ``data_dir`` (created, private to this user), or memory if None.
 
-    Opening prunes what is past the bounds. A damaged, locked or newer database raises ``StoreError``.
+    Opening prunes what is past the bounds: the question log always (``limits.log_days``), the
+    conversations unless ``prune_conversations`` is False, for a caller that does not know their
+    bounds (``open_question_log``). A damaged, locked or newer database raises ``StoreError``.
     """
     limits = limits or Limits()
     if data_dir is None:
@@ -103,9 +114,19 @@ def open_store(data_dir: Path | None, limits: Limits | None = None) -> Conversat
         return MemoryStore(limits)
     from citeqa.store.sqlite import SqliteStore
 
-    return SqliteStore(Path(data_dir) / DB_NAME, limits)
+    return SqliteStore(Path(data_dir) / DB_NAME, limits, prune_conversations=prune_conversations)
+
+
+def open_question_log(data_dir: Path, days: int) -> Store:
+    """The store as the CLI opens it for the question log (``citeqa ask``, ``citeqa gaps``).
+
+    ``days`` is ``Settings.question_log_days``. The conversations in the file are left as they are:
+    their bound (``CITEQA_CONVERSATION_DAYS``) is the server's setting, so only ``serve`` prunes them.
+    """
+    return open_store(data_dir, Limits(log_days=days), prune_conversations=False)
 
 
 __all__ = [
-    "DB_NAME", "ConversationStore", "Limits", "StoreError", "StoredConversation", "StoredTurn", "open_store",
+    "DB_NAME", "ConversationStore", "Limits", "QuestionLog", "Store", "StoreError", "StoredConversation",
+    "StoredTurn", "open_question_log", "open_store",
 ]

@@ -1,4 +1,4 @@
-"""The conversation store in one SQLite file: WAL, one writer connection, a versioned schema.
+"""The store in one SQLite file (conversations, the question log, feedback): WAL, one writer, a versioned schema.
 
 - One writer: every write takes ``_lock`` and runs as one ``BEGIN IMMEDIATE`` transaction on the one
   writer connection, so a crash leaves each write whole or absent, never half. Readers use their
@@ -7,11 +7,15 @@
   is written once per question, so the fsync costs nothing anyone notices).
 - The schema is ``MIGRATIONS``, applied in order inside one transaction; ``PRAGMA user_version``
   says how many have run. A file written by a newer citeqa (a higher version) is refused, never
-  "migrated" backwards. The question log and feedback (the next issue) append their tables here.
+  "migrated" backwards. Version 2 added the question log (``logged_answers``) and ``feedback``.
 - The file is created readable by its owner only (0600; SQLite gives its -wal and -shm files the
   same mode), in a data directory created 0700 if it is missing: conversations are people's questions.
 - Pruning (age, then count) runs on open, once a day on a write, and whenever a new conversation
-  would go past the count bound; turns past ``max_turns`` go as each new one is saved.
+  would go past the count bound; turns past ``max_turns`` go as each new one is saved. The question
+  log is pruned by age (``log_days``) on open and on its first write of a day; reads never return
+  what is past either age, pruned yet or not.
+- ``secure_delete``: pruned and deleted rows are overwritten, not left in free pages, so a question
+  past retention is gone from the file, not merely unlisted.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import Any
 
 from citeqa.qa.types import Answer
 from citeqa.store import Limits, StoredConversation, StoredTurn, StoreError
+from citeqa.store.questions import Feedback, LoggedAnswer, check_rating, second_change, unknown_answer
 
 BUSY_S = 5.0  # how long a write waits for another process's lock before saying the file is locked
 PRUNE_EVERY_S = 24 * 3600
@@ -53,6 +58,28 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (conversation, number)
         ) STRICT""",
     ),
+    (
+        # cited: a JSON array of passage ids. No client address, no answer text: the question, what it got.
+        """CREATE TABLE logged_answers (
+            id TEXT PRIMARY KEY,
+            at REAL NOT NULL,
+            channel TEXT NOT NULL,
+            question TEXT NOT NULL,
+            resolved TEXT,
+            outcome TEXT NOT NULL,
+            confidence REAL,
+            cited TEXT NOT NULL
+        ) STRICT""",
+        "CREATE INDEX logged_answers_by_at ON logged_answers (at)",
+        """CREATE TABLE feedback (
+            answer TEXT PRIMARY KEY REFERENCES logged_answers (id) ON DELETE CASCADE,
+            rating TEXT NOT NULL,
+            comment TEXT NOT NULL DEFAULT '',
+            at REAL NOT NULL,
+            changed INTEGER NOT NULL DEFAULT 0
+        ) STRICT""",
+        "CREATE INDEX feedback_by_at ON feedback (at)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -60,7 +87,14 @@ SCHEMA_VERSION = len(MIGRATIONS)
 class SqliteStore:
     """``ConversationStore`` in the SQLite file ``path``; ``clock`` (Unix seconds) is for tests."""
 
-    def __init__(self, path: Path, limits: Limits | None = None, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        path: Path,
+        limits: Limits | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        prune_conversations: bool = True,
+    ) -> None:
         self.path = Path(path)
         self.limits = limits or Limits()
         self._clock = clock
@@ -68,6 +102,7 @@ class SqliteStore:
         self._local = threading.local()  # each thread's reader connection
         self._readers: list[sqlite3.Connection] = []
         self._pruned_at = 0.0
+        self._log_pruned_at = 0.0
         _create_private(self.path)
         self._writer = self._connect()
         try:
@@ -75,8 +110,11 @@ class SqliteStore:
             if str(mode).lower() != "wal":
                 raise StoreError(f"the conversation store {self.path} cannot use WAL (journal mode {mode})")
             self._writer.execute("PRAGMA synchronous=FULL")
+            self._writer.execute("PRAGMA secure_delete=ON")
             self._migrate()
-            self.prune()
+            if prune_conversations:
+                self.prune()
+            self.prune_log(self.limits.log_days)
         except sqlite3.Error as exc:
             self._writer.close()
             raise _error(self.path, exc) from exc
@@ -150,6 +188,69 @@ class SqliteStore:
                 conn.close()
             self._readers.clear()
 
+    # --- QuestionLog ------------------------------------------------------------------------------
+
+    def record(self, entry: LoggedAnswer) -> None:
+        """Keep one logged answer (an id already kept is left as it is), with the log's daily pruning."""
+        with self._write() as c:
+            c.execute(
+                "INSERT INTO logged_answers (id, at, channel, question, resolved, outcome, confidence, cited)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                (entry.id, entry.at, entry.channel, entry.question, entry.resolved, entry.outcome,
+                 entry.confidence, json.dumps(list(entry.cited), ensure_ascii=False)),
+            )
+            self._prune_log_daily(c)
+
+    def rate(self, answer_id: str, rating: str, comment: str = "") -> Feedback:
+        """Set, repeat or change once the rating of a logged answer (``store.questions``: the rules)."""
+        comment = check_rating(rating, comment)
+        now = self._clock()
+        with self._write() as c:
+            known = c.execute("SELECT 1 FROM logged_answers WHERE id = ? AND at >= ?",
+                              (answer_id, self._log_cutoff(now))).fetchone()
+            if known is None:
+                raise unknown_answer(answer_id)
+            row = c.execute("SELECT rating, comment, changed FROM feedback WHERE answer = ?", (answer_id,)).fetchone()
+            if row is None:
+                kept = Feedback(answer_id, rating, comment, now, 0)
+            elif row[0] == rating:
+                kept = Feedback(answer_id, rating, comment or str(row[1]), now, int(row[2]))
+            elif int(row[2]) >= 1:
+                raise second_change(answer_id)
+            else:
+                kept = Feedback(answer_id, rating, comment, now, int(row[2]) + 1)
+            c.execute(
+                "INSERT INTO feedback (answer, rating, comment, at, changed) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (answer) DO UPDATE SET rating = excluded.rating, comment = excluded.comment,"
+                " at = excluded.at, changed = excluded.changed",
+                (kept.answer_id, kept.rating, kept.comment, kept.at, kept.changed),
+            )
+            self._prune_log_daily(c)  # last: a refused rating rolls back, and the day's pruning is not lost
+        return kept
+
+    def answers(self, since: float = 0.0) -> list[LoggedAnswer]:
+        """Logged answers at or after ``since`` and within ``log_days``, oldest first."""
+        rows = self._read(
+            "SELECT id, at, channel, question, resolved, outcome, confidence, cited FROM logged_answers"
+            " WHERE at >= ? ORDER BY at, id", since)
+        return [_logged(self.path, r) for r in rows]
+
+    def feedback(self, since: float = 0.0) -> list[Feedback]:
+        """Ratings of the answers logged at or after ``since`` and within ``log_days``, oldest answer first."""
+        rows = self._read(
+            "SELECT f.answer, f.rating, f.comment, f.at, f.changed FROM feedback f"
+            " JOIN logged_answers a ON a.id = f.answer WHERE a.at >= ? ORDER BY a.at, a.id", since)
+        return [Feedback(str(r[0]), str(r[1]), str(r[2]), float(r[3]), int(r[4])) for r in rows]
+
+    def prune_log(self, days: int) -> int:
+        """Delete logged answers older than ``days`` (their ratings go with them: ON DELETE CASCADE)."""
+        if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+            raise ValueError(f"days must be a whole number of at least 1, got {days!r}")
+        with self._write() as c:
+            now = self._clock()
+            self._log_pruned_at = now
+            return int(c.execute("DELETE FROM logged_answers WHERE at < ?", (now - days * DAY_S,)).rowcount)
+
     def count(self) -> int:
         """How many conversations the file holds (for tests and the admin's curiosity)."""
         try:
@@ -195,6 +296,22 @@ class SqliteStore:
                     raise _error(self.path, exc) from exc
                 raise
 
+    def _log_cutoff(self, now: float) -> float:
+        return now - self.limits.log_days * DAY_S
+
+    def _prune_log_daily(self, c: sqlite3.Connection) -> None:
+        now = self._clock()
+        if now - self._log_pruned_at >= PRUNE_EVERY_S:
+            c.execute("DELETE FROM logged_answers WHERE at < ?", (self._log_cutoff(now),))
+            self._log_pruned_at = now
+
+    def _read(self, sql: str, since: float) -> list[tuple[Any, ...]]:
+        """One query of the log, from ``since`` but never past retention."""
+        try:
+            return self._reader().execute(sql, (max(since, self._log_cutoff(self._clock())),)).fetchall()
+        except sqlite3.Error as exc:
+            raise _error(self.path, exc) from exc
+
     def _migrate(self) -> None:
         with self._write() as c:
             version = int(c.execute("PRAGMA user_version").fetchone()[0])
@@ -239,6 +356,17 @@ def _turn(path: Path, row: tuple[Any, ...]) -> StoredTurn:
     except (ValueError, KeyError, TypeError) as exc:
         raise StoreError(f"the conversation store {path} holds a damaged answer (turn {number}): {exc}") from exc
     return StoredTurn(int(number), str(question), parsed, None if error is None else str(error), float(at))
+
+
+def _logged(path: Path, row: tuple[Any, ...]) -> LoggedAnswer:
+    answer_id, at, channel, question, resolved, outcome, confidence, cited = row
+    try:
+        ids = tuple(str(x) for x in json.loads(str(cited)))
+        return LoggedAnswer(str(answer_id), float(at), str(channel), str(question),
+                            None if resolved is None else str(resolved), str(outcome),
+                            None if confidence is None else float(confidence), ids)
+    except (ValueError, TypeError) as exc:
+        raise StoreError(f"the store {path} holds a damaged logged answer ({answer_id}): {exc}") from exc
 
 
 def _error(path: Path, exc: sqlite3.Error) -> StoreError:

@@ -73,10 +73,10 @@ class AbstainSettings:
     # regression over dev, the penalty chosen by 5-fold cross-validation. ``threshold``: wrongly
     # declining at most 3 % of dev's answerable questions; ``answer_threshold``: answering at most
     # 10 % of its unanswerable ones. An answer threshold under ``threshold`` is raised to it.
-    threshold: float = 0.247199
-    answer_threshold: float = 0.66998
-    intercept: float = -20.903121
-    weights: tuple[float, ...] = (26.025023, -4.602636, -2.119058, -56.975999, 0.7742)
+    threshold: float = 0.236365
+    answer_threshold: float = 0.661473
+    intercept: float = -19.18189
+    weights: tuple[float, ...] = (24.005257, -4.524887, -2.058803, -57.35692, 0.689005)
     conversation_margin: float = 0.03  # math.inf: never a conversation turn
     # The bank holds far more generic texts than chit-chat, and the best of many texts scores higher by
     # chance alone: chit-chat gets this head start when the two are compared.

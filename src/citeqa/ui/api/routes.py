@@ -1,16 +1,19 @@
-"""The REST API: ``POST /api/ask``, ``GET /api/search``, ``GET /healthz``.
+"""The REST API: ``POST /api/ask``, ``POST /api/feedback``, ``GET /api/search``, ``GET /healthz``.
 
 Responses are exactly the library's JSON contract (``Answer.to_dict()``, ``Hit.to_dict()``), described
 once by the response models below; every refusal is ``{"error": "..."}`` with a 4xx status, or a 503
 when the server is busy. Engine calls go through the server's one gate
 (``ui.server.admission.GatedEngine``): they wait their turn on the event loop, then run in the thread
-pool, so the loop stays free for the chat's streams.
+pool, so the loop stays free for the chat's streams. With ``CITEQA_QUESTION_LOG=on`` each answer
+of ``/api/ask`` is logged (``citeqa.store.recorder``) and ``/api/feedback`` rates it; feedback never
+waits at the engine's gate, only for its one small write, in a worker thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,9 +24,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from citeqa.errors import CiteqaError, InputError, Overloaded
 from citeqa.qa.types import Outcome
 from citeqa.settings import MAX_TOP_K, RetrieverName
+from citeqa.store.questions import MAX_COMMENT_CHARS, FeedbackError, QuestionLog
+from citeqa.store.recorder import Recorder, record_off_loop
 
 if TYPE_CHECKING:
     from citeqa.ui.server.admission import GatedEngine
+
+LOG_OFF = "no such answer: feedback is recorded only with CITEQA_QUESTION_LOG=on"
+ANSWER_ID = r"^[0-9a-f]{32}$"  # Answer.id: secrets.token_hex(16)
 
 
 class AskRequest(BaseModel):
@@ -41,6 +49,36 @@ class AskRequest(BaseModel):
         default=None,
         description="the previous question, so a short follow-up such as 那荷蘭呢？ keeps its context",
     )
+
+
+class FeedbackRequest(BaseModel):
+    """The body of ``POST /api/feedback``: a rating of one answer, by the ``id`` ``/api/ask`` gave it.
+
+    The first rating sets it; the other rating may then replace it once (409 after that); the same
+    rating again is accepted as it is, and a non-empty ``comment`` sent with it replaces the one kept.
+    """
+
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        json_schema_extra={"examples": [{"id": "3f9c0a1b2c3d4e5f60718293a4b5c6d7", "rating": "down",
+                                         "comment": "答案沒有提到日期"}]},
+    )
+
+    id: str = Field(pattern=ANSWER_ID, description="the answer's id, as POST /api/ask returned it")
+    rating: Literal["up", "down"] = Field(description="up: the answer helped; down: it did not")
+    comment: str = Field(default="", max_length=MAX_COMMENT_CHARS,
+                         description=f"optional, at most {MAX_COMMENT_CHARS} characters; longer is refused, not cut")
+
+
+class FeedbackOut(BaseModel):
+    """The rating as it now stands."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(description="the answer's id")
+    rating: Literal["up", "down"]
+    changed: int = Field(description="how often the rating was changed after it was first set: 0, or 1 (final)")
 
 
 # The response models are the HTTP contract, written once: required fields are in every object,
@@ -76,6 +114,7 @@ class AnswerOut(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    id: str = Field(description="this answer's id: rate it with POST /api/feedback (when the log is on)")
     question: str
     answer: str
     grounded: bool
@@ -118,14 +157,26 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+FEEDBACK_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    404: {"model": ErrorOut,
+          "description": "no logged answer has this id (unknown, past retention, or the log is off)"},
+    409: {"model": ErrorOut, "description": "the rating was changed once already"},
+}
+
 OTHER_METHODS = ["HEAD", "GET", "PUT", "PATCH", "DELETE"]  # everything but POST, for /api/ask
 
 
-def build_router(gated: GatedEngine) -> APIRouter:
-    """Build the API routes over the server's one loaded engine, behind its one gate."""
+def build_router(gated: GatedEngine, log: QuestionLog | None = None) -> APIRouter:
+    """Build the API routes over the server's one loaded engine, behind its one gate.
+
+    ``log`` is the server's store when ``CITEQA_QUESTION_LOG=on``, else None: nothing is logged, and
+    feedback is a 404.
+    """
     router = APIRouter()
     engine = gated.engine
     max_chars = engine.settings.max_question_chars
+    recorder = Recorder(log, "api")
 
     @router.post(
         "/api/ask", tags=["qa"], responses={200: {"model": AnswerOut}, **ERRORS}, dependencies=[Depends(json_body)]
@@ -136,11 +187,30 @@ def build_router(gated: GatedEngine) -> APIRouter:
         if len(previous) > max_chars:
             raise InputError(f"'previous' has {len(previous):,} characters; the limit is {max_chars:,}")
         answer = await gated.ask(body.question, body.top_k, previous=previous or None)
+        await record_off_loop(recorder, answer)
         return JSONResponse(answer.to_dict())
 
     @router.api_route("/api/ask", methods=OTHER_METHODS, include_in_schema=False)
     def ask_wrong_method() -> JSONResponse:
         return wrong_method("use POST with a JSON body {\"question\": \"...\"}", "POST")
+
+    @router.post(
+        "/api/feedback", tags=["qa"], responses={200: {"model": FeedbackOut}, **FEEDBACK_ERRORS},
+        dependencies=[Depends(json_body)],
+    )
+    async def feedback(body: FeedbackRequest) -> JSONResponse:
+        """Rate an answer 👍 (up) or 👎 (down), with an optional comment (needs CITEQA_QUESTION_LOG=on)."""
+        if log is None:
+            return JSONResponse({"error": LOG_OFF}, status_code=404)
+        try:  # one small write; a thread, so the disk never holds the event loop
+            kept = await asyncio.to_thread(log.rate, body.id, body.rating, body.comment)
+        except FeedbackError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=exc.status)
+        return JSONResponse({"id": kept.answer_id, "rating": kept.rating, "changed": kept.changed})
+
+    @router.api_route("/api/feedback", methods=OTHER_METHODS, include_in_schema=False)
+    def feedback_wrong_method() -> JSONResponse:
+        return wrong_method("use POST with a JSON body {\"id\": \"...\", \"rating\": \"up\"}", "POST")
 
     @router.api_route("/api/search", methods=["HEAD"], include_in_schema=False)
     @router.get("/api/search", tags=["qa"], responses={200: {"model": SearchOut}, **ERRORS})

@@ -10,6 +10,8 @@ server's one engine gate (``ui.server.admission.GatedEngine``). A second questio
 answered therefore waits its turn instead of replacing it. Each answered turn is then written to the
 conversation store, off the event loop; a store that cannot be read or written (``StoreError``) is
 said in Chinese on the status line, or logged when an answer could not be kept: never a traceback.
+With ``CITEQA_QUESTION_LOG=on`` each answer is also logged (channel "chat"), off the event loop;
+a log that cannot be written is logged on the server and the answer is shown all the same.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from citeqa.errors import CiteqaError, InputError, Overloaded, QuestionEmpty, QuestionTooLong
 from citeqa.qa.query import clean_query
+from citeqa.qa.types import Answer
 from citeqa.store import StoreError
+from citeqa.store.recorder import Recorder, record_off_loop
 from citeqa.ui.chat import render
 from citeqa.ui.chat.session import Conversation, Sessions, stored_id
 
@@ -40,6 +44,7 @@ class Chat:
     engine: GatedEngine
     root: str = ""  # the app's root path: source cards link to ``{root}/doc``
     sessions: Sessions = field(default_factory=Sessions)
+    recorder: Recorder = field(default_factory=lambda: Recorder(None, "chat"))  # the question log: off
 
     def restore(self, saved: object, tab: str | None = None) -> tuple[list[Message], str, str]:
         """Page load: the conversation the browser's stored id names, or a new one → (messages, panel, id).
@@ -80,7 +85,7 @@ class Chat:
         async with conv.answering:
             while (turn := conv.next_pending()) is not None:
                 try:
-                    conv.record(turn, await self.engine.ask(turn.question, previous=conv.anchor or None))
+                    conv.record(turn, await self.ask_one(turn.question, previous=conv.anchor or None))
                 except CiteqaError as exc:
                     turn.error = explain(exc)
                 try:  # a thread: the write waits for the disk (and any lock), never the event loop
@@ -88,6 +93,12 @@ class Chat:
                 except StoreError as exc:  # the answer is shown and kept in memory, not on disk
                     log.warning("citeqa: an answer was not saved: %s", exc)
             return self.render(conv)
+
+    async def ask_one(self, question: str, previous: str | None = None) -> Answer:
+        """One answer through the gate, logged when the question log is on (the chat and its public API)."""
+        answer = await self.engine.ask(question, previous=previous)
+        await record_off_loop(self.recorder, answer)
+        return answer
 
     def start_over(self, saved: object, tab: str | None = None) -> tuple[list[Message], str, str, str]:
         """The "new conversation" button → (messages, panel, status, new id)."""

@@ -24,6 +24,7 @@ from citeqa.ui.server.admission import GatedEngine
 
 if TYPE_CHECKING:
     from citeqa.qa.engine import Engine
+    from citeqa.store.recorder import Recorder
 
 # Questions the bundled document answers (each quotes its answer: checked by a browser test); another
 # collection gets questions from its outline instead.
@@ -121,14 +122,18 @@ def example_questions(engine: Engine) -> list[str]:
     return [f"{t}有哪些重點？" for t in (sections or titles)[:3]]
 
 
-def build_chat(gated: GatedEngine, root: str = "", sessions: Sessions | None = None) -> gr.Blocks:
+def build_chat(
+    gated: GatedEngine, root: str = "", sessions: Sessions | None = None, recorder: Recorder | None = None
+) -> gr.Blocks:
     """Build the chat page around the server's gated engine; ``root`` is the app's root path (document links).
 
     Every engine call waits at ``gated``'s gate, the one the REST API uses too; ``sessions`` holds
-    the conversations (kept in memory only by default).
+    the conversations (kept in memory only by default); ``recorder`` logs each answer (the question
+    log, off by default).
     Mount it with ``js=chatjs.CHAT_JS`` (Gradio 6 takes a page script at mount, not here).
     """
     chat = Chat(gated, root, sessions if sessions is not None else Sessions())  # an empty one is falsy
+    chat.recorder = recorder or chat.recorder
     engine = gated.engine
     with gr.Blocks(title="citeqa 文件問答", analytics_enabled=False) as demo:
         gr.HTML(header_html(engine, root), js_on_load=None)
@@ -219,7 +224,7 @@ def _wire(chat: Chat, demo: gr.Blocks, saved: Any, chatbot: Any, box: Any, send:
     async def ask_api(question: str) -> dict[str, Any]:
         """Answer one question (no conversation): the same object as POST /api/ask."""
         try:
-            return (await chat.engine.ask(question)).to_dict()
+            return (await chat.ask_one(question)).to_dict()
         except CiteqaError as exc:  # said as the chat says it, without a traceback in the log
             raise gr.Error(explain(exc), print_exception=False) from None
 

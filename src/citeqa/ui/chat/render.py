@@ -8,6 +8,9 @@ Each answer carries its own sources, twice: collapsed under the answer (``citeqa
 what a phone shows) and in the side panel (``citeqa-src-<turn>-<n>``, newest answer first). Marker
 ``[n]`` links to the copy under its answer, so it works with no script at all (the browser opens the
 ``<details>`` it lands in); on a wide screen ``chatjs`` sends it to the panel instead.
+
+An answer with an ``id`` (one that can be rated) carries 👍 / 👎 (``rating_html``); the page script
+(``ui.chat.script``) sends the rating to ``POST /api/feedback`` and says how it went.
 """
 
 from __future__ import annotations
@@ -44,6 +47,17 @@ CSS = """
 .citeqa-tools { display: flex; gap: 12px; align-items: center; margin-top: 6px; flex-wrap: wrap; }
 .citeqa-copy { border: 1px solid #d0d7de; background: #f6f8fa; color: #24292f; border-radius: 6px; padding: 1px 10px;
   font-size: 0.85em; cursor: pointer; }
+.citeqa-rate { display: inline-flex; gap: 6px; align-items: center; flex-wrap: wrap; }
+.citeqa-vote { border: 1px solid #d0d7de; background: #f6f8fa; color: #24292f; border-radius: 6px; padding: 1px 8px;
+  font-size: 0.85em; cursor: pointer; line-height: 1.5; }
+.citeqa-vote[aria-pressed="true"] { background: #ddf4ff; border-color: #0969da; color: #0a3069; }
+.citeqa-vote:disabled { cursor: default; }
+.citeqa-rate-note { font-size: 0.85em; color: #57606a; }
+.citeqa-rate-note.citeqa-rate-bad { color: #b42318; }
+.citeqa-rate-form { display: flex; gap: 6px; align-items: flex-start; flex-wrap: wrap; width: 100%; margin-top: 4px; }
+.citeqa-rate-form textarea { flex: 1 1 16em; min-height: 2.6em; font: inherit; font-size: 0.9em; color: #1f2328;
+  background: #ffffff; border: 1px solid #8c959f; border-radius: 6px; padding: 4px 8px; resize: vertical; }
+.citeqa-rate-form textarea::placeholder { color: #6e7781; opacity: 1; }
 details.citeqa-msrc { margin-top: 6px; }
 details.citeqa-msrc > summary { cursor: pointer; color: #0969da; font-size: 0.9em; }
 .citeqa-sources { display: flex; flex-direction: column; gap: 10px; }
@@ -67,6 +81,12 @@ details.citeqa-msrc > summary { cursor: pointer; color: #0969da; font-size: 0.9e
    One selector per .dark rule: Gradio scopes only the first selector of a list under .dark, and the
    others then lose to the scoped light rule. */
 .dark .citeqa-copy { background: #2d333b; color: #e6edf3; border-color: #545d68; }
+.dark .citeqa-vote { background: #2d333b; color: #e6edf3; border-color: #545d68; }
+.dark .citeqa-vote[aria-pressed="true"] { background: #12304f; border-color: #58a6ff; color: #e6edf3; }
+.dark .citeqa-rate-note { color: #9198a1; }
+.dark .citeqa-rate-note.citeqa-rate-bad { color: #ff7b72; }
+.dark .citeqa-rate-form textarea { background: #0d1117; color: #e6edf3; border-color: #6e7681; }
+.dark .citeqa-rate-form textarea::placeholder { color: #9198a1; }
 .dark .citeqa-resolved { color: #9198a1; }
 .dark .citeqa-pending { color: #9198a1; }
 .dark .citeqa-sources .citeqa-empty { color: #9198a1; }
@@ -81,6 +101,8 @@ details.citeqa-msrc > summary { cursor: pointer; color: #0969da; font-size: 0.9e
 @media (max-width: 760px) {
   .citeqa-answer a.citeqa-cite { padding: 12px 10px; margin: -12px -4px; }
   .citeqa-copy { min-height: 44px; min-width: 88px; padding: 8px 14px; }
+  .citeqa-vote { min-height: 44px; min-width: 44px; padding: 8px 10px; }
+  .citeqa-rate-form textarea { min-height: 44px; }
   .citeqa-source .citeqa-links a, details.citeqa-msrc > summary { display: inline-block; min-height: 44px;
     line-height: 44px; padding: 0 8px; }
 }
@@ -137,8 +159,45 @@ def answer_html(answer: Answer, turn: int, *, root: str = "") -> str:
     copy = '<button type="button" class="citeqa-copy">複製答案</button>'
     return (
         f'<div class="citeqa-bubble">{understood}{badge}<div class="citeqa-answer" id="{answer_id(turn)}">{body}</div>'
-        f'{sources}<div class="citeqa-tools">{confidence_html(answer)}{copy}</div></div>'
+        f'{sources}<div class="citeqa-tools">{confidence_html(answer)}{copy}{rating_html(answer)}</div></div>'
     )
+
+
+def rating_html(answer: Answer) -> str:
+    """👍 / 👎 for an answer that can be rated: one with an ``id`` and an outcome other than conversation.
+
+    The id rides in the class list (``citeqa-rate-id-<id>``): the chat's sanitizer keeps ``class``
+    but drops ``data-*`` and ``aria-*``, so the page script reads it from there and adds the
+    ``aria-label`` and ``aria-pressed`` itself; the hidden text names each button meanwhile.
+
+    >>> rating_html(Answer("q", "a", False, ()))
+    ''
+    """
+    rid = getattr(answer, "id", None)  # ``Answer.id``: set where the answer can be rated
+    if not rid or not _RATE_ID.fullmatch(str(rid)) or answer.outcome == Outcome.CONVERSATION:
+        return ""
+    # The word beside the icon: the icon alone is an empty box where no emoji font is installed.
+    buttons = "".join(
+        f'<button type="button" class="citeqa-vote citeqa-vote-{rating}" title="{label}">{icon} {word}'
+        f'<span class="citeqa-sr">（{label}）</span></button>'
+        for rating, icon, label, word in RATING_BUTTONS
+    )
+    return f'<span class="citeqa-rate citeqa-rate-id-{escape(str(rid))}">{buttons}</span>'
+
+
+# (rating, icon, label for screen readers, the word shown: part of the label, WCAG 2.5.3)
+RATING_BUTTONS = (("up", "👍", "這個回答有幫助", "有幫助"), ("down", "👎", "這個回答沒有幫助", "沒有幫助"))
+# What the chat and the widget say when POST /api/feedback refuses a rating, by HTTP status.
+RATING_REFUSED = {
+    401: "需要登入才能回饋，請重新開啟頁面。",
+    404: "回饋功能未開啟，或這個回答已不在紀錄中。",
+    409: "評分只能更改一次，已無法再更改。",
+    413: "意見太長，請縮短後再送出。",
+    422: "意見太長或格式有誤，請縮短後再送出（上限 1,000 字）。",
+    429: "目前回饋的人很多，請稍後再試。",
+    503: "目前回饋的人很多，請稍後再試。",
+}
+_RATE_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")  # what an id may be to ride in a class name (a 128-bit token)
 
 
 def confidence_html(answer: Answer) -> str:

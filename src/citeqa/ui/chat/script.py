@@ -4,6 +4,12 @@
   sources under the answer, and keeps it in view while Gradio scrolls the chat for a new answer;
   "回到答案" goes back. No URL change, so an embedding page is untouched.
 - "複製答案" copies plain text: the answer with its markers and a numbered source list.
+- 👍 / 👎 (``render.rating_html``) send a rating to ``POST <root>/api/feedback`` at once; 👎 then offers a
+  box for an optional comment (sent as the same rating again, which the server takes as no change). The
+  line beside them says 「謝謝您的回饋」 or, in Chinese, why not. A rating may be
+  changed once (the server refuses a second change with 409); a 404 means the log is off (or the answer
+  is no longer kept), and the buttons give way to 「回饋功能未開啟…」. What was chosen is kept per answer id
+  and painted again whenever Gradio redraws a message.
 - "在文件中開啟" opens the document view on the chat's server, also from a ``<gradio-app>`` on another site.
 - Message labels for screen readers become the message's plain text (Gradio puts its HTML there).
 - Gradio's own strings in Traditional Chinese where the page could not set the language before it
@@ -18,6 +24,10 @@ Everything is delegated from ``document`` (through the web component's shadow ro
 works for messages rendered later; nothing runs unless the user acts, bar the label fix (the resync
 timer runs only while a question waits).
 """
+
+import json
+
+from citeqa.ui.chat.render import RATING_BUTTONS, RATING_REFUSED
 
 # Why the resync: Gradio 6.31's server closes a page's event stream when its last event ends; an
 # event joined in that moment (a question sent as another answer arrived) is never heard from,
@@ -39,7 +49,7 @@ timer runs only while a question waits).
 # cleared it) and sends nothing; it polls ``healthz`` every 2 s, and once that answers it says so and
 # repaints the conversation from the server (the sync event), which proves the event path works.
 
-CHAT_JS = r"""
+_TEMPLATE = r"""
 () => {
   if (window.__citeqaChat) return;
   window.__citeqaChat = true;
@@ -117,9 +127,120 @@ CHAT_JS = r"""
     area.remove();
     return ok;
   };
+  // --- 👍 / 👎 -----------------------------------------------------------------------------------
+  const VOTE = __VOTE__;  // render.RATING_BUTTONS
+  const votes = new Map();  // answer id -> {rating, changes, note, bad, off, form, draft, busy}
+  const rateId = (box) => { const m = /(?:^|\s)citeqa-rate-id-([\w-]+)/.exec(box.className); return m ? m[1] : ""; };
+  const voteOf = (id) => {
+    if (!votes.has(id)) {
+      votes.set(id, {rating: "", changes: 0, note: "", bad: false, off: false, form: false, draft: "", busy: false});
+    }
+    return votes.get(id);
+  };
+  const paint = (box) => {  // the buttons, form and note of one answer, from what was chosen
+    const id = rateId(box);
+    if (!id) return;
+    const v = voteOf(id);
+    box.querySelectorAll("button.citeqa-vote[class*='citeqa-vote-']").forEach((b) => {
+      const rating = b.classList.contains("citeqa-vote-up") ? "up"
+        : b.classList.contains("citeqa-vote-down") ? "down" : "";
+      if (!rating) return;
+      b.setAttribute("aria-label", VOTE[rating]);
+      b.setAttribute("aria-pressed", String(v.rating === rating));
+      b.hidden = v.off;
+      b.disabled = !!v.busy;
+    });
+    let form = box.querySelector(".citeqa-rate-form");
+    if (v.form && !v.off && !form) {
+      form = document.createElement("span");
+      form.className = "citeqa-rate-form";
+      const area = document.createElement("textarea");
+      area.maxLength = 1000;
+      area.rows = 2;
+      area.placeholder = "哪裡沒有幫助？（選填，按「送出」）";
+      area.setAttribute("aria-label", "哪裡沒有幫助？（選填）");
+      area.value = v.draft;
+      area.addEventListener("input", () => { v.draft = area.value; });
+      const send = document.createElement("button");
+      send.type = "button";
+      send.className = "citeqa-vote citeqa-rate-send";
+      send.textContent = "送出";
+      form.append(area, send);
+      box.append(form);
+    } else if (form && (!v.form || v.off)) {
+      form.remove();
+    }
+    let note = box.querySelector(".citeqa-rate-note");
+    if (!note) {
+      note = document.createElement("span");
+      note.className = "citeqa-rate-note";
+      note.setAttribute("role", "status");
+      box.append(note);
+    }
+    if (note.textContent !== v.note) note.textContent = v.note;
+    note.classList.toggle("citeqa-rate-bad", v.bad);
+  };
+  const REFUSED = __REFUSED__;  // render.RATING_REFUSED
+  const rate = async (box, rating, comment) => {
+    const id = rateId(box), v = voteOf(id);
+    if (v.busy || v.off) return;
+    if (v.rating === rating && !comment) { v.note = "已收到您的回饋。"; v.bad = false; paint(box); return; }
+    if (v.rating && v.rating !== rating && v.changes >= 1) {
+      v.note = REFUSED[409]; v.bad = true; v.form = false; paint(box); return;
+    }
+    v.busy = true;
+    paint(box);
+    const body = {id, rating};
+    if (comment) body.comment = comment;
+    let status = 0;
+    try {
+      const res = await fetch(new URL("api/feedback", appBase(box)).href, {
+        method: "POST", credentials: "same-origin", headers: {"Content-Type": "application/json"},
+        body: JSON.stringify(body),
+      });
+      status = res.status;
+    } catch (e) { status = 0; }
+    v.busy = false;
+    if (status >= 200 && status < 300) {
+      if (v.rating && v.rating !== rating) v.changes += 1;
+      v.rating = rating;
+      v.form = rating === "down" && !comment;  // 👎: a box for what was wrong, optional
+      if (comment) v.draft = "";
+      v.note = "謝謝您的回饋";
+      v.bad = false;
+    } else {
+      if (status === 404) v.off = true;
+      if (status === 409) v.changes = 1;
+      v.note = REFUSED[status] || (status ? "無法送出回饋（HTTP " + status + "），請稍後再試。"
+        : "無法連線到伺服器，回饋沒有送出，請稍後再試。");
+      v.bad = true;
+    }
+    // Gradio may have redrawn the message meanwhile: paint every copy of this answer's buttons.
+    rootOf(box).querySelectorAll(".citeqa-rate-id-" + CSS.escape(id)).forEach(paint);
+    if (!box.isConnected) return;
+    paint(box);
+  };
+  const onVote = (target) => {
+    const box = target.closest(".citeqa-rate");
+    if (!box || !rateId(box)) return false;
+    const v = voteOf(rateId(box));
+    if (target.closest("button.citeqa-rate-send")) {
+      const area = box.querySelector(".citeqa-rate-form textarea");
+      rate(box, "down", (area ? area.value : v.draft).trim());
+      return true;
+    }
+    const button = target.closest("button.citeqa-vote");
+    if (!button) return false;
+    if (button.classList.contains("citeqa-vote-up")) { v.form = false; rate(box, "up", ""); return true; }
+    if (v.rating !== "down") { rate(box, "down", ""); return true; }
+    v.form = !v.form;  // 👎 again: open (or close) the comment box
+    paint(box);
+    return true;
+  };
   document.addEventListener("click", (ev) => {
     const target = ev.composedPath()[0];
     if (!(target instanceof Element)) return;
+    if (target.closest(".citeqa-rate") && onVote(target)) return;
     const cite = target.closest("a.citeqa-cite, a.citeqa-back");
     if (cite) {
       ev.preventDefault();
@@ -371,11 +492,16 @@ CHAT_JS = r"""
     for (const c of changes) {
       if (c.type === "attributes") relabel(c.target);
       c.addedNodes && c.addedNodes.forEach((n) => {
-        if (n instanceof Element) { relabel(n); n.querySelectorAll("[aria-label]").forEach(relabel); }
+        if (!(n instanceof Element)) return;
+        relabel(n);
+        n.querySelectorAll("[aria-label]").forEach(relabel);
+        if (n.matches(".citeqa-rate")) paint(n);
+        n.querySelectorAll(".citeqa-rate").forEach(paint);
       });
     }
   }).observe(root, {subtree: true, childList: true, attributes: true, attributeFilter: ["aria-label"]});
   document.querySelectorAll("[aria-label]").forEach(relabel);
+  document.querySelectorAll(".citeqa-rate").forEach(paint);
   watch(document.body);
   if (window.__citeqaPage) {  // our own page (ui.middleware.locale), not a <gradio-app> on someone else's
     const html = document.documentElement;
@@ -388,3 +514,7 @@ CHAT_JS = r"""
   if (core) import(core).then((m) => m.changeLocale && m.changeLocale("zh-TW")).catch(() => {});
 }
 """
+
+CHAT_JS = _TEMPLATE.replace(
+    "__VOTE__", json.dumps({rating: label for rating, _, label, _ in RATING_BUTTONS}, ensure_ascii=False)
+).replace("__REFUSED__", json.dumps(RATING_REFUSED, ensure_ascii=False))

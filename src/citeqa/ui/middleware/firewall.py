@@ -27,8 +27,8 @@ log = logging.getLogger(__name__)
 
 # The app's own routes (FastAPI): they answer for themselves. Exact paths, and folders by prefix ending
 # in "/", so "/doc" does not also open "/docs…" or "/document…" to Gradio.
-OWN_PATHS = frozenset({"/healthz", "/docs", "/doc", "/openapi.json", "/embed", "/widget.js"})
-OWN_PREFIXES = ("/api/", "/embed/", "/docs/static/", "/static/gradio/")
+OWN_PATHS = frozenset({"/healthz", "/docs", "/doc", "/openapi.json", "/embed", "/widget.js", "/admin"})
+OWN_PREFIXES = ("/api/", "/embed/", "/docs/static/", "/static/gradio/", "/admin/")
 # What the chat page, its web component and gradio_client use, by method (paths relative to the app root).
 _GRADIO_GET = re.compile(
     r"^/(?:|config/?|theme\.css|favicon\.ico|manifest\.json|robots\.txt"

@@ -130,14 +130,18 @@ class TokenMiddleware:
 
     # /widget.js holds no data, the same script for everyone: a page of another site must load it to
     # say, inside the widget, that this server needs sign-in (its /api/ask still answers 401).
-    def __init__(self, app: ASGIApp, token: str, public: tuple[str, ...] = ("/healthz", "/widget.js")) -> None:
+    # /admin… checks its own token (ui.pages.admin): the chat's token must neither be needed there
+    # (the admin's Bearer header carries the admin token) nor be enough.
+    def __init__(self, app: ASGIApp, token: str, public: tuple[str, ...] = ("/healthz", "/widget.js", "/admin"),
+                 public_prefixes: tuple[str, ...] = ("/admin/",)) -> None:
         self.app = app
         self.token = token.encode("utf-8")
         self.cookie_value = hmac.new(self.token, b"citeqa-cookie-v1", hashlib.sha256).hexdigest().encode()
         self.public = public
+        self.public_prefixes = public_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: D102
-        if scope["type"] not in ("http", "websocket") or route_path(scope) in self.public:
+        if scope["type"] not in ("http", "websocket") or (scope["type"] == "http" and self._public(route_path(scope))):
             await self.app(scope, receive, send)
             return
         via_query = _equal(_query_token(scope), self.token)
@@ -167,6 +171,9 @@ class TokenMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
+
+    def _public(self, path: str) -> bool:
+        return path in self.public or path.startswith(self.public_prefixes)
 
 
 async def _redirect_without_token(scope: Scope, send: Send, cookie: bytes) -> None:

@@ -1,9 +1,10 @@
 """``create_app``: one FastAPI app with the REST API, the embed pages, Gradio's frontend files and the chat.
 
 Nothing happens at import; the caller loads the engine once and passes it in, and every request
-shares it. The conversation store (``citeqa.store``) is opened here, in ``ServeSettings.data_dir``,
-and closed when the app shuts down. Route order matters: the chat is mounted at "/" last, so it
-only gets what the API, the embed pages and ``/static/gradio`` do not claim.
+shares it. The store (``citeqa.store``: conversations, and the question log when the engine's
+settings turn it on) is opened here, in ``ServeSettings.data_dir``, and closed when the app shuts
+down. Route order matters: the chat is mounted at "/" last, so it only gets what the API, the embed
+pages and ``/static/gradio`` do not claim.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ if TYPE_CHECKING:
     from citeqa.ui.middleware.firewall import ChatEvents
 
 DESCRIPTION = """Question answering over a Traditional Chinese document, with the source paragraph
-cited for every claim. `POST /api/ask` returns `{question, answer, grounded, citations, outcome, confidence}`
-(`outcome`: answered, uncertain, not_found or conversation); marker `[n]`
+cited for every claim. `POST /api/ask` returns `{id, question, answer, grounded, citations, outcome, confidence}`
+(`outcome`: answered, uncertain, not_found or conversation; `id` is what `POST /api/feedback` rates); marker `[n]`
 in `answer` cites `citations[n-1]`, and `quote_start:quote_end` is the quoted sentence of its `text`.
 Errors are `{"error": "..."}` with a 4xx status (503 when busy). The chat is at `/`, the embedding
 snippets at `/embed`, and a
@@ -49,6 +50,7 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
 
     from citeqa import __version__
     from citeqa.store import Limits, open_store
+    from citeqa.store.recorder import Recorder
     from citeqa.ui.api.docs import build_docs_router
     from citeqa.ui.api.routes import build_router, install_error_handlers
     from citeqa.ui.chat.gradio_state import install_lean_state
@@ -56,13 +58,17 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
     from citeqa.ui.chat.script import CHAT_JS
     from citeqa.ui.chat.session import Sessions
     from citeqa.ui.middleware.firewall import ChatEvents
+    from citeqa.ui.pages.admin import build_admin_router
     from citeqa.ui.pages.document import build_document_router
     from citeqa.ui.server.admission import Admission, GatedEngine
     from citeqa.ui.widget.embed import STATIC_GRADIO, build_embed_router
 
     settings = settings or ServeSettings()
     # Opened (and pruned) before anything is served: a damaged or locked file stops the start, said plainly.
-    store = open_store(settings.data_dir, Limits(days=settings.conversation_days))
+    store = open_store(settings.data_dir, Limits(days=settings.conversation_days,
+                                                 log_days=engine.settings.question_log_days))
+    # The question log is the same store; with it off the routes get None and never call ``record``.
+    question_log = store if engine.settings.question_log else None
 
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
@@ -73,21 +79,23 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
     app = FastAPI(title="citeqa", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None,
                   lifespan=lifespan)
     app.state.store = store
+    app.state.question_log = question_log
     app.state.engine = engine
     app.state.serve_settings = settings
     install_error_handlers(app)
     # One gate for every entry point: the REST API, the chat and the chat's public API.
     gated = GatedEngine(engine, Admission(slots=settings.engine_slots, max_waiting=settings.queue_size))
-    app.include_router(build_router(gated))
+    app.include_router(build_router(gated, question_log))
     app.include_router(build_embed_router(settings))
     app.include_router(build_docs_router())
     app.include_router(build_document_router(engine))
+    app.include_router(build_admin_router(engine, settings.admin_token))  # every /admin path 404s without a token
     app.mount(STATIC_GRADIO, StaticFiles(directory=gradio_frontend_dir()), name="gradio-frontend")
     # api_open=False: /gradio_api/run answers only the page's load, the one event off the queue; all
     # others go through the queue and its cap.
     app.state.sessions = Sessions(store)  # the chat's conversations: the store's, the recent ones cached
-    chat = build_chat(gated, settings.root_path, app.state.sessions).queue(max_size=settings.queue_size,
-                                                                          api_open=False)
+    chat = build_chat(gated, settings.root_path, app.state.sessions,
+                      Recorder(question_log, "chat")).queue(max_size=settings.queue_size, api_open=False)
     app.state.chat = chat
     add_middlewares(app, settings, ChatEvents.of(chat))
     gr.mount_gradio_app(

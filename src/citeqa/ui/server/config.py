@@ -29,6 +29,7 @@ class ServeSettings:
     ``root_path`` is the public sub-path behind a reverse proxy ("/citeqa"), "" when served at "/".
     ``cors_origins`` is empty by default: no cross-origin browser calls are allowed.
     ``access_token`` "" means the server is open; otherwise every page and API call needs it.
+    ``admin_token`` (``CITEQA_ADMIN_TOKEN``) turns on ``/admin`` and is the only key to it; "" = no admin page.
     ``allowed_hosts`` are the names a request's ``Host`` may carry (``*`` any): loopback and the
     interface served by default, so a web page cannot reach a loopback server by DNS rebinding.
     ``trusted_proxies`` are the peer addresses whose ``X-Forwarded-*`` headers are believed.
@@ -43,6 +44,7 @@ class ServeSettings:
     root_path: str = ""
     cors_origins: tuple[str, ...] = ()
     access_token: str = ""
+    admin_token: str = ""
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     allowed_hosts: tuple[str, ...] = ()  # () = the default for ``host`` (see default_hosts)
     trusted_proxies: tuple[str, ...] = ()
@@ -69,6 +71,7 @@ class ServeSettings:
         values: dict[str, Any] = {
             "cors_origins": parse_origins(env.get("CITEQA_CORS_ORIGINS", "")),
             "access_token": env.get("CITEQA_ACCESS_TOKEN", "").strip(),
+            "admin_token": env.get("CITEQA_ADMIN_TOKEN", "").strip(),
             "allowed_hosts": parse_list(env.get("CITEQA_ALLOWED_HOSTS", ""), lower=True),
             "trusted_proxies": parse_list(env.get("CITEQA_TRUSTED_PROXIES", "")),
             "data_dir": data_dir_from(env),
@@ -108,11 +111,10 @@ class ServeSettings:
 
 
 def data_dir_from(env: Mapping[str, str]) -> Path:
-    """``CITEQA_DATA_DIR``, else the user's data directory: the same rule ``citeqa.settings`` follows."""
-    from citeqa.settings import default_data_dir
+    """``CITEQA_DATA_DIR``, else the user's data directory: ``citeqa.settings.data_dir_from``, the one rule."""
+    from citeqa.settings import data_dir_from as library_rule
 
-    raw = env.get("CITEQA_DATA_DIR", "").strip()
-    return Path(raw).expanduser() if raw else default_data_dir()
+    return library_rule(env)
 
 
 def parse_origins(raw: str) -> tuple[str, ...]:

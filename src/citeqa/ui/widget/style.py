@@ -53,6 +53,11 @@ button { font: inherit; color: inherit; margin: 0; }
 .send { background: #0550ae; color: #ffffff; border-color: #0550ae; font-weight: 600; }
 .send:hover { background: #033d8b; }
 .tools { display: flex; flex-wrap: wrap; align-items: center; gap: 8px; }
+.rate { display: inline-flex; flex-wrap: wrap; align-items: center; gap: 6px; }
+.vote[aria-pressed="true"] { background: #ddf4ff; border-color: #0550ae; color: #0a3069; }
+.rate-note { font-size: 0.85em; color: #57606a; }
+.rate-note.bad { color: #b42318; }
+.rate-form { display: flex; flex-wrap: wrap; gap: 6px; width: 100%; align-items: flex-end; }
 .cite { display: inline-flex; align-items: center; justify-content: center; min-width: 24px; min-height: 24px;
   padding: 0 3px; margin: 0 1px; border: 0; border-radius: 4px; background: #ffffff; color: #0550ae;
   font-weight: 700; cursor: pointer; vertical-align: baseline; line-height: 1; }
@@ -104,6 +109,9 @@ textarea:focus-visible, textarea:focus { outline: 3px solid #0969da; outline-off
   .conf-low { color: #ffa198; border-color: #8e1519; background: #3a1614; }
   .btn { background: #21262d; color: #e6edf3; border-color: #545d68; }
   .btn:hover { background: #30363d; }
+  .vote[aria-pressed="true"] { background: #12304f; border-color: #58a6ff; color: #e6edf3; }
+  .rate-note { color: #9ea7b3; }
+  .rate-note.bad { color: #ff8f87; }
   .send, .launcher { background: #58a6ff; color: #0d1117; border-color: #58a6ff; }
   .send:hover { background: #79b8ff; }
   .cite { background: #0d1117; color: #79c0ff; }
