@@ -159,3 +159,22 @@ def test_csv_export_is_safe_against_formulas(logging_engine):
 def test_csv_cell():
     assert [csv_cell(x) for x in ("=1", "+1", "-1", "@a", "a=1", -1.5, None, ("p#1", "p#2"))] == [
         "'=1", "'+1", "'-1", "'@a", "a=1", "-1.5", "", "p#1 p#2"]
+
+
+def test_guessing_the_admin_token_is_locked_out_for_a_minute(logging_engine):
+    """After 20 wrong tokens in a minute every attempt is a 429, the right token too, until the minute passes."""
+    from citeqa.ui.pages.admin import AdminAuth
+
+    with client(logging_engine, admin_token=ADMIN) as c:
+        for n in range(AdminAuth.MAX_WRONG_PER_MINUTE):
+            assert_error(c.get("/admin", headers={"Authorization": f"Bearer guess-{n}"}), 403)
+        assert_error(c.get("/admin", headers=AS_ADMIN), 429)  # not evaluated: a right guess would show itself
+        r = c.post("/admin/login", data={"token": ADMIN}, headers=HTML, follow_redirects=False)
+        assert r.status_code == 429 and "錯誤次數過多" in r.text and r.headers["retry-after"] == "60"
+    clock = [0.0]
+    auth = AdminAuth(ADMIN, clock=lambda: clock[0])
+    for _ in range(AdminAuth.MAX_WRONG_PER_MINUTE):
+        auth.wrong()
+    assert auth.locked()
+    clock[0] = 61.0
+    assert not auth.locked()  # the minute has passed

@@ -22,6 +22,7 @@ import io
 import json
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
@@ -59,9 +60,30 @@ _HEADERS = {
 class AdminAuth:
     """The admin token, and the digest its cookie holds: ``hmac(token, "citeqa-admin-cookie-v1")``."""
 
-    def __init__(self, token: str) -> None:
+    # Guessing: after this many wrong tokens within a minute, every attempt is refused (429) until the
+    # minute has passed, right ones too (else a guess that works would still tell itself apart). For
+    # all clients together: behind a proxy every client has the proxy's address.
+    MAX_WRONG_PER_MINUTE = 20
+
+    def __init__(self, token: str, clock: Callable[[], float] = time.monotonic) -> None:
         self.token = token.encode("utf-8")
         self.cookie_value = hmac.new(self.token, b"citeqa-admin-cookie-v1", hashlib.sha256).hexdigest().encode()
+        self._wrong: deque[float] = deque()
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def locked(self) -> bool:
+        """Too many wrong tokens in the last minute: refuse every attempt until it has passed."""
+        with self._lock:
+            now = self._clock()
+            while self._wrong and now - self._wrong[0] > 60.0:
+                self._wrong.popleft()
+            return len(self._wrong) >= self.MAX_WRONG_PER_MINUTE
+
+    def wrong(self) -> None:
+        """Count a wrong token."""
+        with self._lock:
+            self._wrong.append(self._clock())
 
     def token_matches(self, candidate: str | bytes | None) -> bool:
         """Whether ``candidate`` is the admin token (constant time; a Chinese passphrase works too)."""
@@ -107,9 +129,13 @@ def build_admin_router(engine: Engine, token: str) -> APIRouter:
         if auth is None:
             return JSONResponse({"error": f"no such page or endpoint: {request.method} {request.url.path}"},
                                 status_code=404)
+        if auth.locked():
+            return _too_many(request)
         status = auth.status(request)
         if status == 200:
             return None
+        if status == 403:
+            auth.wrong()
         if "text/html" in request.headers.get("accept", "") and request.method in ("GET", "HEAD"):
             wrong = "登入資訊已失效或不正確，請重新輸入管理權杖。" if status == 403 else ""
             return _html(admin_view.sign_in_page(_root(request), wrong), status)
@@ -140,7 +166,10 @@ def build_admin_router(engine: Engine, token: str) -> APIRouter:
             return _not_found(request)
         body = await request.body()
         form = parse_qs(body[:MAX_FORM_BYTES].decode("utf-8", "replace"), keep_blank_values=True)
+        if auth.locked():
+            return _too_many(request)
         if not auth.token_matches((form.get("token") or [""])[0]):
+            auth.wrong()
             return _html(admin_view.sign_in_page(_root(request), "管理權杖不正確，請再試一次。"), 403)
         headers = {"Location": _root(request) + ADMIN_PATH, "Set-Cookie": auth.cookie(request)}
         return Response(status_code=303, headers={**_HEADERS, **headers})
@@ -333,3 +362,14 @@ def _cookie_values(request: Request, name: str) -> list[str]:
         if sep and key == name:
             found.append(value.strip().strip('"'))
     return found
+
+
+def _too_many(request: Request) -> Response:
+    """429 while sign-in is locked after too many wrong tokens: a page for a browser, else ``{"error"}``."""
+    headers = {"Retry-After": "60"}
+    if "text/html" in request.headers.get("accept", ""):
+        response = _html(admin_view.sign_in_page(_root(request), "錯誤次數過多，請一分鐘後再試。"), 429)
+        response.headers.update(headers)
+        return response
+    return JSONResponse({"error": "too many wrong admin tokens: try again in a minute"}, status_code=429,
+                        headers=headers)

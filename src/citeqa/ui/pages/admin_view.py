@@ -58,6 +58,8 @@ h2 { font-size: 1.15rem; margin: 28px 0 8px; border-bottom: 1px solid #d0d7de; p
 .cards .n { display: block; font-size: 1.6rem; font-weight: 700; }
 .cards .what { color: #57606a; font-size: 0.9rem; }
 .scroll { overflow-x: auto; }
+.latest { direction: rtl; }  /* a narrow screen opens the chart scrolled to today, not the oldest day */
+.latest > svg { direction: ltr; }
 .scroll:focus-visible { outline: 3px solid #0969da; outline-offset: 2px; }
 table { border-collapse: collapse; width: 100%; font-size: 0.95rem; }
 th, td { border-bottom: 1px solid #d0d7de; padding: 6px 8px; text-align: left; vertical-align: top; }
@@ -316,7 +318,7 @@ def _chart(rep: Report) -> str:
     heads = "".join(f'<th scope="col" class="num">{w}</th>' for _, w in OUTCOMES)
     return (
         '<section aria-labelledby="s-day"><h2 id="s-day">每日提問（依結果）</h2>'
-        '<div class="scroll" role="region" aria-label="每日提問圖" tabindex="0">'
+        '<div class="scroll latest" role="region" aria-label="每日提問圖" tabindex="0">'
         f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-labelledby="chart-t chart-d">'
         f'<title id="chart-t">近 {rep.days} 天每日提問數，依回答結果堆疊</title>'
         f'<desc id="chart-d">共 {rep.total} 題；最多的一天 {peak} 題。每天的數字見下方表格。</desc>'
