@@ -46,3 +46,12 @@ def test_the_probe_sees_a_heavy_import(tmp_path, env):
     proc, heavy = heavy_imports("--help", env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert heavy == {"onnxruntime"} and heavy <= HEAVY
+
+
+def test_gaps_with_the_log_off_loads_no_model_and_writes_nothing(tmp_path, env):
+    """``citeqa gaps`` with ``CITEQA_QUESTION_LOG`` off: an empty list, one line saying why, no model, no files."""
+    proc, heavy = heavy_imports("gaps", "--json", env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"groups": []} and "CITEQA_QUESTION_LOG=on" in proc.stderr
+    assert heavy == set(), f"citeqa gaps imported {sorted(heavy)}"
+    assert not (tmp_path / "data").exists() and not (tmp_path / "cache").exists()
