@@ -32,6 +32,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from citeqa.store.questions import Feedback, LoggedAnswer
 from citeqa.ui.pages import admin_view
+from citeqa.ui.pages.admin_style import CSP
 
 if TYPE_CHECKING:
     from citeqa.eval.gaps import GapGroup
@@ -181,23 +182,19 @@ def build_admin_router(engine: Engine, token: str) -> APIRouter:
         headers = {"Location": _root(request) + ADMIN_PATH, "Set-Cookie": auth.cookie(request, clear=True)}
         return Response(status_code=303, headers={**_HEADERS, **headers})
 
-    @router.get(ADMIN_PATH + "/export.csv")
-    def as_csv(request: Request) -> Response:
-        refused = refusal(request)
-        if refused is not None:
-            return refused
-        rows = _export_rows(_log(request))
-        return Response(export_csv(rows), media_type="text/csv; charset=utf-8",
-                        headers={**_HEADERS, "Content-Disposition": _attachment("csv")})
+    exports = {"csv": (export_csv, "text/csv; charset=utf-8"),
+               "jsonl": (export_jsonl, "application/x-ndjson; charset=utf-8")}
 
+    @router.get(ADMIN_PATH + "/export.csv")
     @router.get(ADMIN_PATH + "/export.jsonl")
-    def as_jsonl(request: Request) -> Response:
+    def export(request: Request) -> Response:
         refused = refusal(request)
         if refused is not None:
             return refused
-        rows = _export_rows(_log(request))
-        return Response(export_jsonl(rows), media_type="application/x-ndjson; charset=utf-8",
-                        headers={**_HEADERS, "Content-Disposition": _attachment("jsonl")})
+        kind = request.url.path.rsplit(".", 1)[1]
+        write, media_type = exports[kind]
+        return Response(write(_export_rows(_log(request))), media_type=media_type,
+                        headers={**_HEADERS, "Content-Disposition": _attachment(kind)})
 
     @router.api_route(ADMIN_PATH + "/{rest:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
     def other(request: Request, rest: str) -> Response:
@@ -346,7 +343,7 @@ def _root(request: Request) -> str:
 
 
 def _html(body: str, status: int = 200) -> HTMLResponse:
-    headers = {**_HEADERS, "Content-Security-Policy": admin_view.CSP}
+    headers = {**_HEADERS, "Content-Security-Policy": CSP}
     return HTMLResponse(body, status_code=status, headers=headers)
 
 
